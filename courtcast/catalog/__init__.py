@@ -1,0 +1,1 @@
+"""Catalog: courts, courtrooms, cases, hearings, their media segments and API tokens."""

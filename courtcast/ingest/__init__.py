@@ -1,0 +1,1 @@
+"""Ingest: protocol servers (RTMP, WHIP) that authenticate publishers and emit media packets."""

@@ -1,0 +1,1 @@
+"""Media storage: one interface, a local-directory backend and (later) S3 behind it."""
