@@ -1,0 +1,172 @@
+"""Real media for the transcode tests: clips made by the ffmpeg CLI, demuxed into MediaPackets,
+and ffprobe checks of what the segmenter wrote."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from courtcast.media import MediaPacket, TrackInfo, TrackKind
+from courtcast.transcode.segmenter import SegmentOutput
+
+FFMPEG = shutil.which("ffmpeg")
+FFPROBE = shutil.which("ffprobe")
+
+
+@dataclass(frozen=True)
+class Clip:
+    path: Path
+    tracks: tuple[TrackInfo, ...]
+    packets: tuple[MediaPacket, ...]
+
+    def track(self, kind: TrackKind) -> TrackInfo:
+        return next(t for t in self.tracks if t.kind is kind)
+
+    def only(self, kind: TrackKind) -> list[MediaPacket]:
+        return [p for p in self.packets if p.kind is kind]
+
+
+def make_clip(
+    path: Path,
+    *,
+    size: str,
+    seconds: float,
+    rate: int = 25,
+    gop: int = 50,
+    audio: bool = True,
+    vcodec: str = "libx264",
+) -> Path:
+    """An FLV (or MP4 for HEVC) with B-frames, like an RTMP publisher sends."""
+    assert FFMPEG, "the ffmpeg CLI is needed (apt-get install ffmpeg)"
+    args = [FFMPEG, "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", "sine=f=440:sample_rate=44100", "-c:a", "aac", "-ac", "1"]
+    args += ["-c:v", vcodec, "-preset", "veryfast", "-g", str(gop), "-bf", "2", "-t", str(seconds)]
+    if vcodec == "libx265":
+        args += ["-x265-params", "log-level=error", "-tag:v", "hvc1"]
+    subprocess.run([*args, str(path)], check=True, timeout=120)
+    return path
+
+
+def load_clip(path: Path) -> Clip:
+    """Demux with PyAV: FLV/MP4 H.264 packets are already AVCC and extradata is avcC."""
+    with av.open(str(path)) as container:
+        tracks = tuple(_track(s) for s in container.streams if s.type in ("video", "audio"))
+        packets = tuple(_packet(p) for p in container.demux() if p.size)
+    return Clip(path, tracks, packets)
+
+
+def _track(stream: Any) -> TrackInfo:
+    ctx = stream.codec_context
+    if stream.type == "video":
+        return TrackInfo(TrackKind.VIDEO, ctx.name, bytes(ctx.extradata or b""))
+    return TrackInfo(
+        TrackKind.AUDIO,
+        ctx.name,
+        bytes(ctx.extradata or b""),
+        sample_rate=ctx.sample_rate,
+        channels=ctx.channels,
+    )
+
+
+def _packet(packet: Any) -> MediaPacket:
+    kind = TrackKind.VIDEO if packet.stream.type == "video" else TrackKind.AUDIO
+    ms = packet.time_base * 1000  # to RTMP's millisecond clock
+    return MediaPacket(
+        kind,
+        round(packet.dts * ms),
+        round(packet.pts * ms),
+        bytes(packet),
+        bool(packet.is_keyframe),
+    )
+
+
+def shifted(packets: Sequence[MediaPacket], ms: int) -> list[MediaPacket]:
+    return [replace(p, dts=p.dts + ms, pts=p.pts + ms) for p in packets]
+
+
+def rescaled(packets: Sequence[MediaPacket], time_base: Fraction) -> list[MediaPacket]:
+    scale = Fraction(1, 1000) / time_base
+    return [
+        replace(p, dts=round(p.dts * scale), pts=round(p.pts * scale), time_base=time_base)
+        for p in packets
+    ]
+
+
+# --- checks with the real ffmpeg tools ------------------------------------------------------
+
+
+def write_file(directory: Path, name: str, outputs: Sequence[SegmentOutput]) -> Path:
+    """The init segment of the first output followed by all their media segments."""
+    path = directory / name
+    path.write_bytes(outputs[0].init + b"".join(o.data for o in outputs))
+    return path
+
+
+def decode_errors(path: Path) -> str:
+    """Everything ffmpeg complains about while decoding the whole file (empty = clean)."""
+    assert FFMPEG
+    result = subprocess.run(
+        [FFMPEG, "-v", "error", "-i", str(path), "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return result.stderr + ("" if result.returncode == 0 else f"exit {result.returncode}")
+
+
+def probe_packets(path: Path, stream: str) -> list[dict[str, str]]:
+    """ffprobe's view of one stream's packets (dts_time, pts_time, duration_time, flags)."""
+    assert FFPROBE
+    result = subprocess.run(
+        [
+            FFPROBE,
+            "-v",
+            "error",
+            "-select_streams",
+            stream,
+            "-show_entries",
+            "packet=dts_time,pts_time,duration_time,flags",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    packets: list[dict[str, str]] = json.loads(result.stdout)["packets"]
+    return packets
+
+
+def probe_streams(path: Path) -> list[dict[str, Any]]:
+    assert FFPROBE
+    result = subprocess.run(
+        [
+            FFPROBE,
+            "-v",
+            "error",
+            "-count_frames",
+            "-show_entries",
+            "stream=codec_name,codec_tag_string,width,height,nb_read_frames,sample_rate,channels",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    streams: list[dict[str, Any]] = json.loads(result.stdout)["streams"]
+    return streams
