@@ -1,0 +1,51 @@
+"""The aiohttp application: portal pages, JSON API, static assets and (embedded) media."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from aiohttp import web
+
+from courtcast.storage.base import StorageError
+from courtcast.web import api, errors, media, pages
+from courtcast.web.assets import AssetError, ensure_vendor
+from courtcast.web.context import SERVICES
+from courtcast.web.render import CSP, JINJA, content_security_policy, make_env
+from courtcast.web.services import WebServices
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().with_name("static")
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def _media_origin_sample(services: WebServices) -> str:
+    try:
+        return services.storage.public_url("public/0/master.m3u8")
+    except StorageError:
+        return ""
+
+
+def create_app(services: WebServices) -> web.Application:
+    """Build the web application; the caller runs it (and owns the services' lifetimes)."""
+    try:
+        ensure_vendor()
+    except AssetError as exc:
+        # The portal still works; browsers without native HLS then cannot play.
+        log.error("hls.js is not available: %s", exc)
+    app = web.Application(middlewares=[errors.middleware])
+    app[SERVICES] = services
+    app[JINJA] = make_env()
+    app[CSP] = content_security_policy(_media_origin_sample(services))
+    app.router.add_get("/healthz", healthz)
+    api.setup(app)
+    pages.setup(app)
+    media_dir = services.config.media_dir
+    if media_dir is not None and services.config.public_media_url is None:
+        media.setup(app, media_dir)
+    app.router.add_static("/static/", STATIC_DIR)
+    return app

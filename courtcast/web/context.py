@@ -1,0 +1,49 @@
+"""Per-application state and the rules pages and API share (visibility, public URLs)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from courtcast.catalog.models import HearingStatus
+from courtcast.catalog.service import HearingView
+from courtcast.web.services import WebServices
+
+SERVICES = web.AppKey("courtcast_services", WebServices)
+
+# What the public may see of a hearing; `withdrawn` disappears from every public answer.
+PUBLIC_STATUSES = (
+    HearingStatus.SCHEDULED.value,
+    HearingStatus.LIVE.value,
+    HearingStatus.INTERRUPTED.value,
+    HearingStatus.ENDED.value,
+)
+
+
+def services(request: web.Request) -> WebServices:
+    return request.app[SERVICES]
+
+
+def publicly_visible(view: HearingView) -> bool:
+    """Shown to anonymous viewers: public, its case not restricted, not withdrawn."""
+    return (
+        view.hearing.public
+        and view.case.restriction is None
+        and view.hearing.status in PUBLIC_STATUSES
+    )
+
+
+def origin(request: web.Request) -> str:
+    """The scheme and host the client used, for absolute links in answers."""
+    return f"{request.scheme}://{request.host}"
+
+
+def playback_url(svc: WebServices, hearing_id: int) -> str:
+    return svc.storage.public_url(f"public/{hearing_id}/master.m3u8")
+
+
+def page_url(request: web.Request, hearing_id: int) -> str:
+    return f"{origin(request)}/hearings/{hearing_id}"
+
+
+def whip_url(request: web.Request, hearing_id: int) -> str:
+    return f"{origin(request)}/api/v1/hearings/{hearing_id}/whip"

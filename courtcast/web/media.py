@@ -1,0 +1,95 @@
+"""Serving local (file://) storage's public media when no CDN or bucket URL is configured.
+
+Files go out with aiohttp's FileResponse (sendfile, Range support). Only `public/` is exposed:
+the court's complete record (`record/`) and in-flight temporary files never are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path, PurePosixPath
+
+from aiohttp import web
+
+from courtcast.storage.base import IMMUTABLE, LIVE_PLAYLIST
+
+MEDIA_ROOT = web.AppKey("courtcast_media_root", Path)
+
+CONTENT_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".mp4": "video/mp4",
+    ".m4s": "video/mp4",
+    ".ts": "video/mp2t",
+    ".m4a": "audio/mp4",
+    ".aac": "audio/aac",
+    ".vtt": "text/vtt; charset=utf-8",
+    ".jpg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".json": "application/json",
+}
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "Content-Length, Content-Range, Accept-Ranges",
+}
+
+
+def _cache_control(suffix: str) -> str:
+    # Playlists change while live (a CDN may hold them a second); segment names never repeat.
+    return LIVE_PLAYLIST if suffix == ".m3u8" else IMMUTABLE
+
+
+def _safe_relative(path: str) -> PurePosixPath | None:
+    """`public/...` with no empty, dot, dot-dot or hidden parts; None when not servable."""
+    parts = path.split("/")
+    if parts[0] != "public" or len(parts) < 2 or "\\" in path or "\x00" in path:
+        return None
+    if any(not part or part.startswith(".") for part in parts):
+        return None  # '..' climbs out; '.tmp-*' are files being written
+    return PurePosixPath(*parts)
+
+
+def _locate(public_root: Path, relative: PurePosixPath) -> Path | None:
+    candidate = public_root.parent.joinpath(*relative.parts)
+    try:
+        resolved = candidate.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    # A symlink must not lead out of public/ either.
+    if not resolved.is_relative_to(public_root.resolve()) or not resolved.is_file():
+        return None
+    return resolved
+
+
+async def serve_media(request: web.Request) -> web.StreamResponse:
+    relative = _safe_relative(request.match_info["path"])
+    if relative is None:
+        raise web.HTTPNotFound(headers=CORS)
+    root: Path = request.app[MEDIA_ROOT]
+    path = await asyncio.to_thread(_locate, root / "public", relative)
+    if path is None:
+        raise web.HTTPNotFound(headers=CORS)
+    suffix = relative.suffix.lower()
+    headers = {
+        **CORS,
+        "Content-Type": CONTENT_TYPES.get(suffix, "application/octet-stream"),
+        "Cache-Control": _cache_control(suffix),
+    }
+    return web.FileResponse(path, headers=headers)
+
+
+async def media_preflight(request: web.Request) -> web.Response:
+    # hls.js may send Range requests, which some browsers preflight.
+    headers = {
+        **CORS,
+        "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+        "Access-Control-Allow-Headers": "Range",
+        "Access-Control-Max-Age": "86400",
+    }
+    return web.Response(status=204, headers=headers)
+
+
+def setup(app: web.Application, media_dir: Path) -> None:
+    app[MEDIA_ROOT] = media_dir
+    app.router.add_get("/media/{path:.+}", serve_media)
+    app.router.add_route("OPTIONS", "/media/{path:.+}", media_preflight)
