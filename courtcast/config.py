@@ -78,7 +78,9 @@ def load(
     database_url = _pick(database, "database") or f"sqlite:///{data_dir / 'catalog.db'}"
     storage_url = _pick(storage, "storage") or f"file://{data_dir / 'media'}"
     if urlparse(storage_url).scheme not in ("file", "s3"):
-        raise ConfigError(f"--storage must be file://PATH or s3://BUCKET/PREFIX, got {storage_url!r}")
+        raise ConfigError(
+            f"--storage must be file://PATH or s3://BUCKET/PREFIX, got {storage_url!r}"
+        )
     media_url = _pick(public_media_url, "public_media_url")
     if media_url and urlparse(media_url).scheme not in ("http", "https"):
         raise ConfigError(f"--public-media-url must be an http(s) URL, got {media_url!r}")

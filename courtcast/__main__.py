@@ -1,0 +1,5 @@
+import sys
+
+from courtcast.cli import main
+
+sys.exit(main())

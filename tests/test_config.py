@@ -1,0 +1,43 @@
+from pathlib import Path
+
+import pytest
+
+from courtcast.config import ConfigError, HostPort, load
+
+
+def test_defaults_follow_the_data_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("COURTCAST_DATA", "COURTCAST_HTTP", "COURTCAST_RTMP", "COURTCAST_DATABASE_URL",
+                 "COURTCAST_STORAGE_URL", "COURTCAST_S3_ENDPOINT", "COURTCAST_PUBLIC_MEDIA_URL"):
+        monkeypatch.delenv(name, raising=False)
+    config = load(data=str(tmp_path))
+    assert config.http == HostPort("127.0.0.1", 8080)
+    assert config.rtmp == HostPort("127.0.0.1", 1935)
+    assert config.database_url == f"sqlite:///{tmp_path / 'catalog.db'}"
+    assert config.media_dir == tmp_path / "media"
+    assert config.public_media_url is None
+
+
+def test_options_win_over_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COURTCAST_HTTP", "0.0.0.0:9000")
+    monkeypatch.setenv("COURTCAST_RTMP", "0.0.0.0:1936")
+    monkeypatch.setenv("COURTCAST_PUBLIC_MEDIA_URL", "https://cdn.example/media/")
+    config = load(data=str(tmp_path), http="127.0.0.1:8081")
+    assert config.http == HostPort("127.0.0.1", 8081)
+    assert config.rtmp == HostPort("0.0.0.0", 1936)
+    assert config.public_media_url == "https://cdn.example/media"
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("http", "localhost"), ("http", "host:99999"), ("rtmp", ":1935"),
+    ("storage", "ftp://x"), ("public_media_url", "cdn.example"),
+])
+def test_malformed_settings_are_named(tmp_path: Path, option: str, value: str) -> None:
+    with pytest.raises(ConfigError, match="--"):
+        load(data=str(tmp_path), **{option: value})
+
+
+def test_ipv6_host_port() -> None:
+    assert HostPort.parse("[::1]:8080", "--http") == HostPort("::1", 8080)
+    assert str(HostPort("::1", 8080)) == "[::1]:8080"
