@@ -10,12 +10,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, String, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+# Every datetime column names its type: SQLModel >= 0.0.45 maps a bare `datetime` to its
+# `UTCDateTime`, which rejects the naive UTC values this schema stores (and older versions map it
+# to a naive `DateTime`), so without it the schema would depend on the installed SQLModel.
+NAIVE_UTC = DateTime
 
 
 class CourtLevel(StrEnum):
@@ -57,14 +63,14 @@ class Court(SQLModel, table=True):
     region: str = Field(max_length=200, index=True)  # "Beijing / Chaoyang"
     parent_id: int | None = Field(default=None, foreign_key="court.id", index=True)
     code: str = Field(default="", max_length=20)  # court code used in case numbers, e.g. 京0105
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=NAIVE_UTC)
 
 
 class Courtroom(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     court_id: int = Field(foreign_key="court.id", index=True)
     name: str = Field(max_length=200)
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=NAIVE_UTC)
 
 
 class Case(SQLModel, table=True):
@@ -78,7 +84,7 @@ class Case(SQLModel, table=True):
     judges: str = Field(default="", max_length=500)  # presiding judge and panel
     restriction: str | None = Field(default=None, max_length=30)  # a Restriction value
     restriction_reason: str = Field(default="", max_length=1000)
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=NAIVE_UTC)
 
 
 class Hearing(SQLModel, table=True):
@@ -87,8 +93,8 @@ class Hearing(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
     courtroom_id: int = Field(foreign_key="courtroom.id", index=True)
-    scheduled_start: datetime
-    scheduled_end: datetime
+    scheduled_start: datetime = Field(sa_type=NAIVE_UTC)
+    scheduled_end: datetime = Field(sa_type=NAIVE_UTC)
     public: bool = True
     status: str = Field(default=HearingStatus.SCHEDULED.value, max_length=20)
     stream_key: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
@@ -96,10 +102,10 @@ class Hearing(SQLModel, table=True):
     record_token: str = Field(max_length=64)
     delay_seconds: int = 0
     profile: str = Field(default=Profile.PASSTHROUGH.value, max_length=20)
-    started_at: datetime | None = None  # first media received
-    ended_at: datetime | None = None
+    started_at: datetime | None = Field(default=None, sa_type=NAIVE_UTC)  # first media received
+    ended_at: datetime | None = Field(default=None, sa_type=NAIVE_UTC)
     view_count: int = 0
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=NAIVE_UTC)
 
 
 class Segment(SQLModel, table=True):
@@ -118,11 +124,11 @@ class Segment(SQLModel, table=True):
     uri: str = Field(max_length=200)  # file name relative to the rendition's directory
     init_uri: str = Field(max_length=200)  # EXT-X-MAP for fMP4
     duration: float
-    program_date_time: datetime  # wall clock of the first frame (UTC)
+    program_date_time: datetime = Field(sa_type=NAIVE_UTC)  # wall clock of the first frame (UTC)
     discontinuity: bool = False  # the publisher reconnected or its configuration changed
     size: int = 0
-    published_at: datetime | None = None
-    created_at: datetime = Field(default_factory=utcnow)
+    published_at: datetime | None = Field(default=None, sa_type=NAIVE_UTC)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=NAIVE_UTC)
 
 
 class ApiToken(SQLModel, table=True):
@@ -130,5 +136,5 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
     role: str = Field(max_length=20)  # "admin" (clerks arrive with accounts)
     label: str = Field(default="", max_length=200)
-    created_at: datetime = Field(default_factory=utcnow)
-    revoked_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=NAIVE_UTC)
+    revoked_at: datetime | None = Field(default=None, sa_type=NAIVE_UTC)
