@@ -69,8 +69,8 @@ async def courtcast_run(streams: int, source: Path, seconds: int, work: Path) ->
     token = subprocess.run([sys.executable, "-m", "courtcast", "token", "create", "--data",
                             str(data)], capture_output=True, text=True, check=True).stdout.strip()
     server = subprocess.Popen(
-        [sys.executable, "-m", "courtcast", "serve", "--data", str(data), "--http",
-         f"127.0.0.1:{http}", "--rtmp", f"127.0.0.1:{rtmp}", "--log-level", "WARNING"],
+        [sys.executable, "-m", "courtcast", "--log-level", "WARNING", "serve", "--data",
+         str(data), "--http", f"127.0.0.1:{http}", "--rtmp", f"127.0.0.1:{rtmp}"],
         cwd=ROOT)
     base = f"http://127.0.0.1:{http}"
     headers = {"Authorization": f"Bearer {token}"}

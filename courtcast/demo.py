@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from courtcast.catalog.models import HearingStatus, utcnow
 from courtcast.catalog.seed import seed_demo
@@ -29,8 +29,8 @@ def live_hearing_id(catalog: Catalog, seeded_id: int) -> int:
     fresh = catalog.create_hearing(
         case_id=hearing.case_id,
         courtroom_id=hearing.courtroom_id,
-        scheduled_start=(now - timedelta(minutes=5)).astimezone(),
-        scheduled_end=(now + timedelta(hours=3)).astimezone(),
+        scheduled_start=(now - timedelta(minutes=5)).replace(tzinfo=UTC),
+        scheduled_end=(now + timedelta(hours=3)).replace(tzinfo=UTC),
     )
     assert fresh.id is not None
     return fresh.id

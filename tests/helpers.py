@@ -46,6 +46,12 @@ def decode_errors(target: str | Path, *input_args: str) -> str:
     return result.stderr if result.returncode else result.stderr.strip()
 
 
+def video_frames(target: str | Path) -> int:
+    data = ffprobe_json(target, "-select_streams", "v:0", "-count_packets",
+                        "-show_entries", "stream=nb_read_packets")
+    return int(data["streams"][0]["nb_read_packets"])
+
+
 def media_duration(target: str | Path, *input_args: str) -> float:
     """Seconds of video from the first frame shown to the end of the last one.
 

@@ -8,6 +8,7 @@ A single worker task per hearing performs them, so segments land strictly in seq
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from courtcast import metrics
 from courtcast.broadcast.layout import HearingLayout
 from courtcast.broadcast.playlists import PlaylistWriter
-from courtcast.catalog.models import Hearing, HearingStatus, Segment
+from courtcast.catalog.models import Hearing, HearingStatus, Segment, utcnow
 from courtcast.catalog.service import Catalog
 from courtcast.ingest.publish import PublishRefused, PublishRequest
 from courtcast.media import MediaPacket, TrackInfo
@@ -29,6 +30,7 @@ RENDITION = "source"
 INIT_TYPE = "video/mp4"
 SEGMENT_TYPE = "video/iso.segment"
 STORAGE_ATTEMPTS = 5
+END_GRACE_SECONDS = 1.0  # more than the RTMP server's read coalescing
 
 
 @dataclass(slots=True)
@@ -104,6 +106,7 @@ class HearingBroadcast:
         if self.publisher is not sink:
             return
         self.publisher = None
+        sink.gone.set()
         metrics.ACTIVE_PUBLISHERS.labels(sink.protocol).dec()
         self._enqueue(self.segmenter.flush())
         await self.drain()
@@ -121,6 +124,12 @@ class HearingBroadcast:
     async def end(self) -> None:
         """End the broadcast now: last segment stored, playlists closed, hearing ended."""
         self.status = HearingStatus.ENDED
+        publisher = self.publisher
+        if publisher is not None:
+            # An encoder that just stopped may still have its last packets in flight: let it
+            # finish by itself before cutting it off, so nothing it sent is refused.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(publisher.gone.wait(), END_GRACE_SECONDS)
         if self.publisher is not None:
             self.publisher.ended = True
             await self.detach(self.publisher)
@@ -166,36 +175,39 @@ class HearingBroadcast:
             discontinuity=out.discontinuity,
             size=out.size,
         )
-        if new_init:
-            await self._put(self.layout.record(RENDITION, segment.init_uri), out.init, INIT_TYPE,
-                            PRIVATE)
-        await self._put(self.layout.record(RENDITION, segment.uri), out.data, SEGMENT_TYPE, PRIVATE)
+        await self._write_files(self.layout.record, segment, out, new_init, PRIVATE)
+        # With no delay or cut holding it back, the public copy is made at once. It is
+        # written before the catalog row that says it is published (restart recovery
+        # rebuilds the public playlist from those rows).
+        await self._write_files(self.layout.public, segment, out, new_init, IMMUTABLE)
+        segment.published_at = utcnow()
         segment = await asyncio.to_thread(self.catalog.add_segment, segment)
+        self._stored_inits.add(out.init_id)
         metrics.SEGMENTS.inc()
         metrics.SEGMENT_BYTES.inc(segment.size)
         await self.playlists.add_record(segment)
-        await self._publish(segment, out, new_init)
-        metrics.PUBLISH_LAG.observe(time.monotonic() - item.produced_at)
-
-    async def _publish(self, segment: Segment, out: SegmentOutput, new_init: bool) -> None:
-        """Copy the segment to the public location and list it in the public playlist."""
-        if new_init:
-            await self._put(self.layout.public(RENDITION, segment.init_uri), out.init, INIT_TYPE,
-                            IMMUTABLE)
-        await self._put(self.layout.public(RENDITION, segment.uri), out.data, SEGMENT_TYPE,
-                        IMMUTABLE)
-        await asyncio.to_thread(
-            self.catalog.mark_published, self.hearing_id, [segment.sequence], RENDITION
-        )
-        self._stored_inits.add(out.init_id)
         await self.playlists.add_public(segment, self.tracks)
+        metrics.PUBLISH_LAG.observe(time.monotonic() - item.produced_at)
         if self.status is HearingStatus.SCHEDULED:
-            # Live only once a viewer can actually play something.
-            self.status = HearingStatus.LIVE
-            await asyncio.to_thread(
-                self.catalog.set_status, self.hearing_id, HearingStatus.LIVE.value
-            )
-            log.info("hearing %s is live", self.hearing_id)
+            await self._went_live()
+
+    async def _write_files(
+        self,
+        location: Callable[[str, str], str],
+        segment: Segment,
+        out: SegmentOutput,
+        new_init: bool,
+        cache: str,
+    ) -> None:
+        if new_init:
+            await self._put(location(RENDITION, segment.init_uri), out.init, INIT_TYPE, cache)
+        await self._put(location(RENDITION, segment.uri), out.data, SEGMENT_TYPE, cache)
+
+    async def _went_live(self) -> None:
+        """Live only once a viewer can actually play something."""
+        self.status = HearingStatus.LIVE
+        await asyncio.to_thread(self.catalog.set_status, self.hearing_id, HearingStatus.LIVE.value)
+        log.info("hearing %s is live", self.hearing_id)
 
     async def _put(self, key: str, data: bytes, content_type: str, cache: str) -> None:
         meta = ObjectMeta(content_type, cache)
@@ -224,6 +236,7 @@ class PublisherSink:
         self.protocol = request.protocol
         self.remote = request.remote
         self.ended = False  # set when the hearing ends under a connected publisher
+        self.gone = asyncio.Event()  # set once the publisher has detached
 
     def start(self, tracks: Sequence[TrackInfo]) -> None:
         self._check()

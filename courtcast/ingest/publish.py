@@ -23,7 +23,7 @@ class PublishRequest:
     app: str = ""  # RTMP application name ("live"); empty for WHIP
 
 
-class PublishRefused(Exception):  # noqa: N818 - the name reads as what happened
+class PublishRefused(Exception):
     """The publisher may not publish. `code` is machine-readable, `message` is for humans."""
 
     def __init__(self, code: str, message: str) -> None:

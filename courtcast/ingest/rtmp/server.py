@@ -91,6 +91,7 @@ class _Limits:
     handshake_timeout: float
     idle_timeout: float
     max_message_size: int
+    read_coalesce: float
 
 
 class RtmpServer:
@@ -98,12 +99,13 @@ class RtmpServer:
 
     def __init__(self, authorizer: PublishAuthorizer, *, host: str, port: int,
                  handshake_timeout: float = 10.0, idle_timeout: float = 30.0,
-                 max_message_size: int = 8 * 1024 * 1024, max_connections: int = 1000) -> None:
+                 max_message_size: int = 8 * 1024 * 1024, max_connections: int = 1000,
+                 read_coalesce: float = 0.2) -> None:
         self.authorizer = authorizer
         self.host = host
         self._port = port
         self.max_connections = max_connections
-        self.limits = _Limits(handshake_timeout, idle_timeout, max_message_size)
+        self.limits = _Limits(handshake_timeout, idle_timeout, max_message_size, read_coalesce)
         self._server: asyncio.Server | None = None
         self._connections: set[RtmpConnection] = set()
         self._started_at = time.monotonic()
@@ -248,6 +250,14 @@ class _Link(asyncio.Protocol):
             self._transport.resume_reading()
         return data
 
+    def pause(self) -> None:
+        if self._transport is not None and not self._reading_paused:
+            self._transport.pause_reading()
+
+    def resume(self) -> None:
+        if self._transport is not None and not self._reading_paused:
+            self._transport.resume_reading()
+
     def write(self, data: bytes) -> None:
         if self._transport is not None and not self._transport.is_closing():
             self._transport.write(data)
@@ -365,12 +375,27 @@ class RtmpConnection:
                         await self._process(data)
                         if self._ended:
                             return
+                        if self._sink is not None:
+                            await self._coalesce()
                     data = await self._link.read()
                     if not data:
                         return
                     deadline.reschedule(loop.time() + idle)
         except TimeoutError:
             raise _Close(f"nothing received for {idle:g} s") from None
+
+    async def _coalesce(self) -> None:
+        """Let a real-time publisher's small writes gather in the kernel for a moment.
+
+        Encoders send one chunk at a time; reading each on its own costs a wake-up of this
+        task per few kilobytes. Pausing briefly turns dozens of reads into one, for at most
+        `read_coalesce` seconds of latency on segments that last seconds.
+        """
+        self._link.pause()
+        try:
+            await asyncio.sleep(self._limits.read_coalesce)
+        finally:
+            self._link.resume()
 
     async def _process(self, data: bytes) -> None:
         self._received += len(data)
@@ -510,6 +535,10 @@ class RtmpConnection:
                               (TrackKind.AUDIO, "audiocodecid")):
                 if kind not in self._unsupported:
                     tracks.expect(kind, meta.get(key) not in (None, UNDEFINED, 0.0, "", False))
+        except PublishRefused as refusal:
+            # The consumer stopped this publisher (hearing ended, media it cannot take).
+            level = logging.INFO if refusal.code == "ended" else logging.WARNING
+            raise _Close(f"publishing stopped: {refusal.message}", level) from refusal
         except Exception as exc:
             raise _SinkFailed(str(exc)) from exc
 
@@ -528,6 +557,10 @@ class RtmpConnection:
                 tracks.header(self._with_metadata(result.track))
             elif type(result) is UnsupportedCodec:
                 self._on_unsupported(tracks, result)
+        except PublishRefused as refusal:
+            # The consumer stopped this publisher (hearing ended, media it cannot take).
+            level = logging.INFO if refusal.code == "ended" else logging.WARNING
+            raise _Close(f"publishing stopped: {refusal.message}", level) from refusal
         except Exception as exc:
             raise _SinkFailed(str(exc)) from exc
 
