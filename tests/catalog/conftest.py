@@ -6,55 +6,17 @@ under CI (`CI` set), where they fail: CI must test the production database.
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, inspect, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, inspect, text
 
 from courtcast.catalog.service import Catalog
 from tests.catalog.helpers import World, make_world
+from tests.postgres import throwaway_database
 
-PG_ADMIN_URL = os.environ.get(
-    "COURTCAST_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-)
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(scope="session")
-def pg_admin() -> Iterator[Engine]:
-    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except OperationalError as error:
-        engine.dispose()
-        reason = (
-            f"PostgreSQL not reachable at {PG_ADMIN_URL} (set COURTCAST_TEST_POSTGRES): {error}"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    yield engine
-    engine.dispose()
-
-
-@contextmanager
-def throwaway_database(admin: Engine) -> Iterator[str]:
-    """A new empty database on the server of `admin`; dropped afterwards, connections or not."""
-    name = f"courtcast_test_{secrets.token_hex(6)}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=BACKENDS)

@@ -15,8 +15,8 @@ from sqlmodel import SQLModel
 
 from courtcast.catalog import db
 from courtcast.catalog.service import Catalog
-from tests.catalog.conftest import throwaway_database
 from tests.catalog.helpers import run_in_threads
+from tests.postgres import throwaway_database
 
 HEAD = ScriptDirectory.from_config(db.alembic_config()).get_current_head()
 

@@ -14,8 +14,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import Engine
 
 from tests.helpers import eventually, free_port
+from tests.postgres import throwaway_database
 
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -61,9 +63,10 @@ def courtcast_command(*args: str) -> list[str]:
 
 
 def start_server(data_dir: Path, *extra: str, command: str = "serve") -> RunningServer:
+    """`extra` options go to both `token create` and the server (e.g. `--database URL`)."""
     http_port, rtmp_port = free_port(), free_port()
     token = subprocess.run(
-        courtcast_command("token", "create", "--role", "admin", "--data", str(data_dir)),
+        courtcast_command("token", "create", "--role", "admin", "--data", str(data_dir), *extra),
         capture_output=True, text=True, check=True, timeout=60,
     ).stdout.strip()
     log_path = data_dir / f"{command}.log"
@@ -102,9 +105,8 @@ def stop_server(server: RunningServer) -> int:
     return server.process.returncode
 
 
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    running = start_server(tmp_path / "data")
+async def serving(data_dir: Path, *extra: str) -> AsyncIterator[RunningServer]:
+    running = start_server(data_dir, *extra)
     try:
         await wait_healthy(running)
         yield running
@@ -112,6 +114,20 @@ async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
         code = stop_server(running)
     assert code == 0, f"server exited with {code}:\n{running.log()[-3000:]}"
     assert "Traceback" not in running.log(), running.log()[-5000:]
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    async for running in serving(tmp_path / "data"):
+        yield running
+
+
+@pytest.fixture
+async def postgres_server(tmp_path: Path, pg_admin: Engine) -> AsyncIterator[RunningServer]:
+    """The production catalog: `courtcast serve --database postgresql://...`."""
+    with throwaway_database(pg_admin) as url:
+        async for running in serving(tmp_path / "data", "--database", url):
+            yield running
 
 
 @pytest.fixture(scope="session")

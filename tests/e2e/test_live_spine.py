@@ -236,3 +236,13 @@ async def test_wrong_keys_and_second_publisher_are_refused(server: RunningServer
     assert await publish(hearing["rtmp_url"], duration=2, settings=SMALL) != 0, "expired key"
     log = server.log()
     assert "unknown stream key" in log and "has ended" in log and "scheduled" in log
+
+
+@pytest.mark.postgres
+async def test_the_spine_on_postgresql(postgres_server: RunningServer, tmp_path: Path) -> None:
+    hearing = await create_hearing(postgres_server, "401")
+    assert await publish(hearing["rtmp_url"], duration=6, settings=SMALL) == 0
+    await wait_status(postgres_server, hearing["id"], "live")
+    await postgres_server.api("POST", f"/api/v1/hearings/{hearing['id']}/end", expect=200)
+    replay = await replay_files(postgres_server, hearing["playback_url"], tmp_path)
+    assert video_frames(replay["runs"][0]) == 6 * SMALL.fps
