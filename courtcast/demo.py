@@ -58,11 +58,12 @@ async def run_demo(config: Config) -> None:
         live = await asyncio.to_thread(app.catalog.hearing, live_id)
         courtroom = SimulatedCourtroom(app.broadcaster.rtmp_url(live.stream_key, "127.0.0.1"))
         courtroom.start()
-        await record_replays(app, list(seed.replay_hearing_ids))
         print(f"\nCourtCast demo is running.\n"
               f"  Live hearing:  {app.base_url}/hearings/{live_id}\n"
               f"  Portal:        {app.base_url}/\n"
               f"  Press Ctrl+C to stop.\n", flush=True)
+        # Archived hearings get real replays a few seconds later, through the same RTMP path.
+        await record_replays(app, list(seed.replay_hearing_ids))
         await wait_for_signal()
     finally:
         if courtroom is not None:

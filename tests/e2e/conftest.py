@@ -105,8 +105,10 @@ def stop_server(server: RunningServer) -> int:
     return server.process.returncode
 
 
-async def serving(data_dir: Path, *extra: str) -> AsyncIterator[RunningServer]:
-    running = start_server(data_dir, *extra)
+async def serving(
+    data_dir: Path, *extra: str, command: str = "serve"
+) -> AsyncIterator[RunningServer]:
+    running = start_server(data_dir, *extra, command=command)
     try:
         await wait_healthy(running)
         yield running
