@@ -5,16 +5,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from courtcast import metrics
-from courtcast.broadcast.hearing import HearingBroadcast
-from courtcast.catalog.models import Case, Hearing, HearingStatus, utcnow
+from courtcast.broadcast.hearing import (
+    INIT_TYPE,
+    RENDITION,
+    SEGMENT_TYPE,
+    HearingBroadcast,
+    PacketListener,
+)
+from courtcast.broadcast.layout import HearingLayout, public_root
+from courtcast.broadcast.playlists import PlaylistWriter
+from courtcast.catalog.models import Case, Hearing, HearingStatus, Segment, utcnow
 from courtcast.catalog.service import Catalog, NotFound
 from courtcast.config import Config
 from courtcast.ingest.publish import MediaSink, PublishRefused, PublishRequest
-from courtcast.storage.base import Storage
+from courtcast.storage.base import IMMUTABLE, ObjectMeta, Storage
 
 log = logging.getLogger("courtcast.broadcast")
 
@@ -32,6 +41,16 @@ class PublishWindow:
 
 def redact(stream_key: str) -> str:
     return f"{stream_key[:4]}…" if stream_key else "(empty)"
+
+
+def _public_files(segments: list[Segment]) -> list[str]:
+    """Init segments and media segments, each init before the first segment naming it."""
+    names: list[str] = []
+    for segment in segments:
+        if segment.init_uri not in names:
+            names.append(segment.init_uri)
+        names.append(segment.uri)
+    return names
 
 
 class Broadcaster:
@@ -53,6 +72,7 @@ class Broadcaster:
         self._broadcasts: dict[int, HearingBroadcast] = {}
         self._lock = asyncio.Lock()
         self._janitor: asyncio.Task[None] | None = None
+        self._retiring: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         self._janitor = asyncio.create_task(self._end_overdue_hearings(), name="janitor")
@@ -109,16 +129,76 @@ class Broadcaster:
     async def end_hearing(self, hearing_id: int) -> None:
         async with self._lock:
             hearing = await asyncio.to_thread(self.catalog.hearing, hearing_id)
-            broadcast = self._broadcasts.pop(hearing_id, None)
+            broadcast = self._broadcasts.get(hearing_id)
             if broadcast is None and hearing.status != HearingStatus.ENDED.value:
                 # Nothing live in this process (never started, or started before a restart):
                 # load what is stored so its playlists are closed too.
                 broadcast = await self._broadcast_for(hearing)
-                self._broadcasts.pop(hearing_id, None)
+        if broadcast is None:
+            return
+        await broadcast.end()
+        log.info("hearing %s ended", hearing_id)
+        # A delayed public view keeps releasing (and stays cuttable) until it is done.
+        task = asyncio.create_task(self._retire(hearing_id, broadcast))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def _retire(self, hearing_id: int, broadcast: HearingBroadcast) -> None:
+        await broadcast.public_finished()
+        async with self._lock:
+            if self._broadcasts.get(hearing_id) is broadcast:
+                del self._broadcasts[hearing_id]
+        await broadcast.close()
+
+    async def cut(self, hearing_id: int) -> None:
+        broadcast = await self._live_broadcast(hearing_id)
+        await broadcast.cut()
+
+    async def resume(self, hearing_id: int) -> None:
+        broadcast = await self._live_broadcast(hearing_id)
+        await broadcast.resume()
+
+    async def _live_broadcast(self, hearing_id: int) -> HearingBroadcast:
+        """The hearing's broadcast, loaded from the catalog if this process has none yet (so
+        a cut holds when its encoder reconnects after a restart)."""
+        async with self._lock:
+            broadcast = self._broadcasts.get(hearing_id)
+            if broadcast is None:
+                hearing = await asyncio.to_thread(self.catalog.hearing, hearing_id)
+                broadcast = await self._broadcast_for(hearing)
+            return broadcast
+
+    async def withdraw(self, hearing_id: int) -> None:
+        """Remove the public replay (and stop a live broadcast); the record stays."""
+        async with self._lock:
+            broadcast = self._broadcasts.pop(hearing_id, None)
         if broadcast is not None:
-            await broadcast.end()
+            await broadcast.withdraw()
             await broadcast.close()
-            log.info("hearing %s ended", hearing_id)
+        removed = await self.storage.delete_prefix(f"{public_root(hearing_id)}/")
+        log.warning("hearing %s withdrawn: %d public object(s) removed", hearing_id, removed)
+
+    async def restore(self, hearing_id: int) -> None:
+        """Put back what the public had been allowed to see, from the court's record."""
+        hearing = await asyncio.to_thread(self.catalog.hearing, hearing_id)
+        published = await asyncio.to_thread(
+            self.catalog.segments, hearing_id, published_only=True
+        )
+        layout = HearingLayout(hearing_id, hearing.record_token)
+        for name in _public_files(published):
+            meta = ObjectMeta(SEGMENT_TYPE if name.endswith(".m4s") else INIT_TYPE, IMMUTABLE)
+            await self.storage.copy(layout.record(RENDITION, name), layout.public(RENDITION, name),
+                                    meta)
+        writer = PlaylistWriter(layout, self.storage, self.config.segment_seconds)
+        writer.load(published)
+        await writer.restore_public(ended=hearing.status == HearingStatus.ENDED.value)
+        log.info("hearing %s restored: %d public segment(s)", hearing_id, len(published))
+
+    def watch(self, hearing_id: int, listener: PacketListener) -> Callable[[], None] | None:
+        """Relay a live hearing's incoming feed to `listener`; None when nothing is live here.
+        Call the returned function to stop."""
+        broadcast = self._broadcasts.get(hearing_id)
+        return broadcast.watch(listener) if broadcast is not None else None
 
     def rtmp_url(self, stream_key: str, request_host: str) -> str:
         host = self.config.rtmp.host
@@ -155,3 +235,4 @@ class Broadcaster:
         for broadcast in list(self._broadcasts.values()):
             await broadcast.close()
         self._broadcasts.clear()
+        await asyncio.gather(*self._retiring, return_exceptions=True)

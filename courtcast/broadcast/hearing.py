@@ -13,10 +13,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from courtcast import metrics
 from courtcast.broadcast.layout import HearingLayout
 from courtcast.broadcast.playlists import PlaylistWriter
+from courtcast.broadcast.public import PublicView
 from courtcast.catalog.models import Hearing, HearingStatus, Segment, utcnow
 from courtcast.catalog.service import Catalog
 from courtcast.ingest.publish import PublishRefused, PublishRequest
@@ -31,6 +33,14 @@ INIT_TYPE = "video/mp4"
 SEGMENT_TYPE = "video/iso.segment"
 STORAGE_ATTEMPTS = 5
 END_GRACE_SECONDS = 1.0  # more than the RTMP server's read coalescing
+
+
+class PacketListener(Protocol):
+    """Receives a copy of a live hearing's incoming media (e.g. a WHEP monitor relay)."""
+
+    def start(self, tracks: Sequence[TrackInfo]) -> None: ...
+
+    def write(self, packet: MediaPacket) -> None: ...
 
 
 @dataclass(slots=True)
@@ -61,7 +71,12 @@ class HearingBroadcast:
         self._worker: asyncio.Task[None] | None = None
         self.segmenter = Segmenter(segment_seconds)
         self.tracks: Sequence[TrackInfo] = ()
-        self._stored_inits: set[int] = set()
+        self.listeners: list[PacketListener] = []  # live monitors (WHEP) of the incoming feed
+        self.public = PublicView(hearing.delay_seconds, self._publish_held)
+        self.public.cut_active = self.status is HearingStatus.INTERRUPTED
+        self._record_inits: set[int] = set()  # segmenter init ids stored in the record
+        self._public_inits: set[str] = set()  # init files present in the public location
+        self._finishing: asyncio.Task[None] | None = None
 
     async def load(self) -> None:
         """Pick up where a previous process left the hearing (restart recovery)."""
@@ -75,7 +90,9 @@ class HearingBroadcast:
                 next_init_id=segments[-1].sequence + 1,
                 timeline_start=sum(segment.duration for segment in segments),
             )
+            self._public_inits = {s.init_uri for s in segments if s.published_at is not None}
         self._worker = asyncio.create_task(self._run(), name=f"hearing-{self.hearing_id}")
+        self.public.start()
 
     # -- the publisher side -------------------------------------------------------------
 
@@ -97,9 +114,32 @@ class HearingBroadcast:
         except ValueError as exc:
             raise PublishRefused("unsupported_media", str(exc)) from exc
         self.tracks = tuple(tracks)
+        for listener in list(self.listeners):
+            self._tell(listener, listener.start, self.tracks)
 
     def on_packet(self, packet: MediaPacket) -> None:
         self._enqueue(self.segmenter.write(packet))
+        for listener in self.listeners:
+            self._tell(listener, listener.write, packet)
+
+    def watch(self, listener: PacketListener) -> Callable[[], None]:
+        """Relay the incoming feed to `listener` until the returned function is called."""
+        self.listeners.append(listener)
+        if self.tracks:
+            self._tell(listener, listener.start, self.tracks)
+        return lambda: self._unwatch(listener)
+
+    def _unwatch(self, listener: PacketListener) -> None:
+        if listener in self.listeners:
+            self.listeners.remove(listener)
+
+    def _tell(self, listener: PacketListener, method: Callable[[Any], None], value: Any) -> None:
+        # A failing monitor must never disturb the broadcast or the record.
+        try:
+            method(value)
+        except Exception:
+            log.exception("hearing %s: a monitor failed and was detached", self.hearing_id)
+            self._unwatch(listener)
 
     async def detach(self, sink: PublisherSink) -> None:
         """The publisher left: store its last partial segment before anything else happens."""
@@ -122,7 +162,11 @@ class HearingBroadcast:
     # -- control ------------------------------------------------------------------------
 
     async def end(self) -> None:
-        """End the broadcast now: last segment stored, playlists closed, hearing ended."""
+        """End the broadcast now: last segment stored, record closed, hearing ended.
+
+        Segments still held back by the delay are released on their schedule (a cut can still
+        drop them); the public playlist gets EXT-X-ENDLIST after the last of them.
+        """
         self.status = HearingStatus.ENDED
         publisher = self.publisher
         if publisher is not None:
@@ -134,16 +178,69 @@ class HearingBroadcast:
             self.publisher.ended = True
             await self.detach(self.publisher)
         await self.drain()
-        await self.playlists.finish()
+        await self.playlists.finish_record()
         await asyncio.to_thread(
             self.catalog.set_status, self.hearing_id, HearingStatus.ENDED.value
         )
+        if self.public.waiting:
+            self._finishing = asyncio.create_task(self._finish_public_when_released())
+        else:
+            await self.playlists.finish_public()
+
+    async def public_finished(self) -> None:
+        """Wait until the public playlists of an ended hearing are closed."""
+        if self._finishing is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self._finishing)
+
+    async def _finish_public_when_released(self) -> None:
+        await self.public.drained()
+        await self.playlists.finish_public()
+        log.info("hearing %s: the delayed public replay is complete", self.hearing_id)
+
+    async def cut(self) -> int:
+        """The judge's stop: nothing not yet public becomes public; the record goes on."""
+        dropped = self.public.cut()
+        if self.status is HearingStatus.ENDED:
+            return dropped  # the delayed tail of an ended hearing: dropped, status stays
+        self.status = HearingStatus.INTERRUPTED
+        await asyncio.to_thread(
+            self.catalog.set_status, self.hearing_id, HearingStatus.INTERRUPTED.value
+        )
+        log.warning("hearing %s: public broadcast cut; %d held segment(s) will never be public",
+                    self.hearing_id, dropped)
+        return dropped
+
+    async def resume(self) -> None:
+        self.public.resume()
+        self.status = HearingStatus.LIVE
+        await asyncio.to_thread(self.catalog.set_status, self.hearing_id, HearingStatus.LIVE.value)
+        log.info("hearing %s: public broadcast resumed", self.hearing_id)
+
+    async def withdraw(self) -> None:
+        """A court order: publish nothing more and stop ingest; the record keeps what came.
+        The caller then deletes the public location."""
+        self.status = HearingStatus.WITHDRAWN
+        self.public.cut()
+        if self.publisher is not None:
+            self.publisher.ended = True
+            await self.detach(self.publisher)
+        await self.drain()
+        await self.public.drained()
+        await self.playlists.finish_record()
 
     async def close(self) -> None:
-        """Process shutdown: keep everything received; the hearing itself goes on."""
+        """Process shutdown: keep everything received; the hearing itself goes on.
+
+        Segments still held by the delay stay unpublished: after a restart nobody could cut
+        them any more, so they are left to the court's record.
+        """
         if self.publisher is not None:
             await self.detach(self.publisher)
         await self.drain()
+        if self._finishing is not None:
+            self._finishing.cancel()
+        await self.public.close()
         if self._worker is not None:
             self._queue.put_nowait(None)
             await self._worker
@@ -163,7 +260,6 @@ class HearingBroadcast:
 
     async def _store(self, item: _Produced) -> None:
         out = item.output
-        new_init = out.init_id not in self._stored_inits
         segment = Segment(
             hearing_id=self.hearing_id,
             rendition=RENDITION,
@@ -175,33 +271,61 @@ class HearingBroadcast:
             discontinuity=out.discontinuity,
             size=out.size,
         )
-        await self._write_files(self.layout.record, segment, out, new_init, PRIVATE)
-        # With no delay or cut holding it back, the public copy is made at once. It is
-        # written before the catalog row that says it is published (restart recovery
-        # rebuilds the public playlist from those rows).
-        await self._write_files(self.layout.public, segment, out, new_init, IMMUTABLE)
-        segment.published_at = utcnow()
+        if out.init_id not in self._record_inits:
+            await self._put(self.layout.record(RENDITION, segment.init_uri), out.init,
+                            INIT_TYPE, PRIVATE)
+        await self._put(self.layout.record(RENDITION, segment.uri), out.data, SEGMENT_TYPE,
+                        PRIVATE)
+        admitted = self._admits(segment)
+        # Without a delay the public copy is made from the bytes in hand, before the catalog
+        # row that says it is published (restart recovery rebuilds playlists from those rows).
+        at_once = admitted and self.public.delay == 0 and not self.public.waiting
+        if at_once:
+            await self._put_public(segment, out.init, out.data)
+            segment.published_at = utcnow()
         segment = await asyncio.to_thread(self.catalog.add_segment, segment)
-        self._stored_inits.add(out.init_id)
+        self._record_inits.add(out.init_id)
         metrics.SEGMENTS.inc()
         metrics.SEGMENT_BYTES.inc(segment.size)
-        await self.playlists.add_record(segment)
-        await self.playlists.add_public(segment, self.tracks)
-        metrics.PUBLISH_LAG.observe(time.monotonic() - item.produced_at)
+        await self.playlists.add_record(segment, self.tracks)
+        if at_once:
+            await self._listed(segment)
+            metrics.PUBLISH_LAG.observe(time.monotonic() - item.produced_at)
+        elif admitted:
+            self.public.hold(segment, item.produced_at)
+        else:
+            self.public.dropped += 1
+
+    def _admits(self, segment: Segment) -> bool:
+        return self.status is not HearingStatus.WITHDRAWN and self.public.admits(segment)
+
+    async def _put_public(self, segment: Segment, init: bytes, data: bytes) -> None:
+        if segment.init_uri not in self._public_inits:
+            await self._put(self.layout.public(RENDITION, segment.init_uri), init, INIT_TYPE,
+                            IMMUTABLE)
+        await self._put(self.layout.public(RENDITION, segment.uri), data, SEGMENT_TYPE,
+                        IMMUTABLE)
+
+    async def _publish_held(self, segment: Segment) -> None:
+        """Release a segment the delay held back: copy it from the record, then list it."""
+        if segment.init_uri not in self._public_inits:
+            await self._copy_to_public(segment.init_uri, INIT_TYPE)
+        await self._copy_to_public(segment.uri, SEGMENT_TYPE)
+        await asyncio.to_thread(
+            self.catalog.mark_published, self.hearing_id, [segment.sequence], RENDITION
+        )
+        await self._listed(segment)
+
+    async def _copy_to_public(self, name: str, content_type: str) -> None:
+        source, target = self.layout.record(RENDITION, name), self.layout.public(RENDITION, name)
+        meta = ObjectMeta(content_type, IMMUTABLE)
+        await retry_storage(lambda: self.storage.copy(source, target, meta), target)
+
+    async def _listed(self, segment: Segment) -> None:
+        self._public_inits.add(segment.init_uri)
+        await self.playlists.add_public(segment)
         if self.status is HearingStatus.SCHEDULED:
             await self._went_live()
-
-    async def _write_files(
-        self,
-        location: Callable[[str, str], str],
-        segment: Segment,
-        out: SegmentOutput,
-        new_init: bool,
-        cache: str,
-    ) -> None:
-        if new_init:
-            await self._put(location(RENDITION, segment.init_uri), out.init, INIT_TYPE, cache)
-        await self._put(location(RENDITION, segment.uri), out.data, SEGMENT_TYPE, cache)
 
     async def _went_live(self) -> None:
         """Live only once a viewer can actually play something."""
@@ -252,6 +376,7 @@ class PublisherSink:
             raise PublishRefused("ended", "the hearing has ended")
 
     async def close(self) -> None:
+        self.ended = True  # a closed sink takes nothing more
         await self.broadcast.detach(self)
 
 

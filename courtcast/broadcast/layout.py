@@ -34,6 +34,10 @@ class HearingLayout:
     def master(self) -> str:
         return master_key(self.hearing_id)
 
+    @property
+    def record_master(self) -> str:
+        return f"{self.record_root}/{MASTER}"
+
     def public(self, rendition: str, name: str) -> str:
         return f"{self.public_root}/{rendition}/{name}"
 

@@ -1,7 +1,8 @@
-"""A hearing's playlists: the court's record, the public media playlist and the master.
+"""A hearing's playlists: the court's record, the public media playlist and their masters.
 
 Rendering is `courtcast.transcode.playlist`'s; this module decides what each lists and when it
-is rewritten. Callers add a segment only after the segment itself is stored.
+is rewritten. Callers add a segment only after the segment itself is stored. The record keeps a
+master playlist of its own, which is also what a restored replay's public master is copied from.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from courtcast.transcode.playlist import (
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 RENDITION = "source"
-MASTER_GROWTH = 1.1  # rewrite the master when the measured peak grows by more than this
+MASTER_GROWTH = 1.1  # rewrite a master when the measured peak grows by more than this
 
 
 def playlist_entry(segment: Segment) -> PlaylistSegment:
@@ -45,51 +46,75 @@ class PlaylistWriter:
         self.public: list[PlaylistSegment] = []
         self.meter = BandwidthMeter(target_duration)
         self.tracks: Sequence[TrackInfo] = ()
-        self._master_bandwidth = 0  # the BANDWIDTH the stored master states; 0 = none stored
+        # The BANDWIDTH each stored master states; 0 = not stored by this process.
+        self._record_master = 0
+        self._public_master = 0
 
     def load(self, segments: Sequence[Segment]) -> None:
-        """Resume from the catalog after a restart; the stored master stays as it is."""
+        """Resume from the catalog after a restart; stored masters stay as they are."""
         for segment in segments:
             self.record.append(playlist_entry(segment))
+            self.meter.add(segment.size, segment.duration)
             if segment.published_at is not None:
                 self.public.append(playlist_entry(segment))
-                self.meter.add(segment.size, segment.duration)
-        self._master_bandwidth = self.meter.bandwidth
+        if self.record:
+            self._record_master = self.meter.bandwidth
+        if self.public:
+            self._public_master = self.meter.bandwidth
 
-    async def add_record(self, segment: Segment) -> None:
+    async def add_record(self, segment: Segment, tracks: Sequence[TrackInfo]) -> None:
         self.record.append(playlist_entry(segment))
-        await self._write_record(ended=False)
-
-    async def add_public(self, segment: Segment, tracks: Sequence[TrackInfo]) -> None:
-        self.public.append(playlist_entry(segment))
         self.meter.add(segment.size, segment.duration)
         self.tracks = tracks
-        await self._write_public(ended=False)
-        if self.meter.bandwidth > self._master_bandwidth * MASTER_GROWTH:
-            await self._write_master(LIVE_PLAYLIST)
+        await self._write_media(self.layout.record(RENDITION, MEDIA_PLAYLIST), self.record,
+                                ended=False, cache=PRIVATE)
+        if self._stale(self._record_master):
+            self._record_master = await self._write_master(self.layout.record_master, PRIVATE)
 
-    async def finish(self) -> None:
-        """The hearing ended: every playlist gets EXT-X-ENDLIST and may be cached long."""
+    async def add_public(self, segment: Segment) -> None:
+        self.public.append(playlist_entry(segment))
+        await self._write_media(self.layout.public(RENDITION, MEDIA_PLAYLIST), self.public,
+                                ended=False, cache=LIVE_PLAYLIST)
+        if self._stale(self._public_master):
+            self._public_master = await self._write_master(self.layout.master, LIVE_PLAYLIST)
+
+    async def finish_record(self) -> None:
         if self.record:
-            await self._write_record(ended=True)
-        if self.public:
-            await self._write_public(ended=True)
+            await self._write_media(self.layout.record(RENDITION, MEDIA_PLAYLIST), self.record,
+                                    ended=True, cache=PRIVATE)
             if self.tracks:
-                await self._write_master(FINAL_PLAYLIST)
+                await self._write_master(self.layout.record_master, PRIVATE)
 
-    async def _write_record(self, *, ended: bool) -> None:
-        text = MediaPlaylist(self.record, self.target_duration, ended=ended).render()
-        await self.storage.put(self.layout.record(RENDITION, MEDIA_PLAYLIST), text.encode(),
-                               ObjectMeta(PLAYLIST_TYPE, PRIVATE))
+    async def finish_public(self) -> None:
+        """The public broadcast is over: EXT-X-ENDLIST, and playlists may be cached long."""
+        if self.public:
+            await self._write_media(self.layout.public(RENDITION, MEDIA_PLAYLIST), self.public,
+                                    ended=True, cache=FINAL_PLAYLIST)
+            if self.tracks:
+                await self._write_master(self.layout.master, FINAL_PLAYLIST)
 
-    async def _write_public(self, *, ended: bool) -> None:
-        text = MediaPlaylist(self.public, self.target_duration, ended=ended).render()
-        cache = FINAL_PLAYLIST if ended else LIVE_PLAYLIST
-        await self.storage.put(self.layout.public(RENDITION, MEDIA_PLAYLIST), text.encode(),
-                               ObjectMeta(PLAYLIST_TYPE, cache))
+    async def restore_public(self, *, ended: bool) -> None:
+        """Rewrite the public playlists of a restored replay from what had been published."""
+        if not self.public:
+            return
+        await self._write_media(self.layout.public(RENDITION, MEDIA_PLAYLIST), self.public,
+                                ended=ended, cache=FINAL_PLAYLIST if ended else LIVE_PLAYLIST)
+        await self.storage.copy(self.layout.record_master, self.layout.master,
+                                ObjectMeta(PLAYLIST_TYPE, FINAL_PLAYLIST))
 
-    async def _write_master(self, cache: str) -> None:
+    def _stale(self, stated: int) -> bool:
+        return bool(self.tracks) and self.meter.bandwidth > stated * MASTER_GROWTH
+
+    async def _write_media(
+        self, key: str, entries: list[PlaylistSegment], *, ended: bool, cache: str
+    ) -> None:
+        text = MediaPlaylist(entries, self.target_duration, ended=ended).render()
+        await self.storage.put(key, text.encode(), ObjectMeta(PLAYLIST_TYPE, cache))
+
+    async def _write_master(self, key: str, cache: str) -> int:
         variant = source_variant(f"{RENDITION}/{MEDIA_PLAYLIST}", self.tracks, self.meter)
         text = render_master_playlist([variant])
-        await self.storage.put(self.layout.master, text.encode(), ObjectMeta(PLAYLIST_TYPE, cache))
-        self._master_bandwidth = variant.bandwidth
+        await self.storage.put(key, text.encode(), ObjectMeta(PLAYLIST_TYPE, cache))
+        return variant.bandwidth
+
+

@@ -37,6 +37,10 @@ class Storage(ABC):
         """Store `data` at `key`, readable by viewers once this returns."""
 
     @abstractmethod
+    async def copy(self, source: str, target: str, meta: ObjectMeta) -> None:
+        """Copy an object within the storage (server-side where the backend can)."""
+
+    @abstractmethod
     async def get(self, key: str) -> bytes:
         """Return the object's bytes or raise `ObjectNotFound`."""
 

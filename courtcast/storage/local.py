@@ -45,6 +45,16 @@ class LocalStorage(Storage):
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    async def copy(self, source: str, target: str, meta: ObjectMeta) -> None:
+        await asyncio.to_thread(self._copy, self.path(source), self.path(target))
+
+    def _copy(self, source: Path, target: Path) -> None:
+        try:
+            data = source.read_bytes()
+        except FileNotFoundError as exc:
+            raise ObjectNotFound(str(source.relative_to(self.root))) from exc
+        self._write_atomically(target, data)
+
     async def get(self, key: str) -> bytes:
         try:
             return await asyncio.to_thread(self.path(key).read_bytes)

@@ -24,6 +24,25 @@ class BroadcastControl(Protocol):
         """
         ...
 
+    async def cut(self, hearing_id: int) -> None:
+        """Stop public publishing at once: nothing inside the delay window ever becomes
+        public; the record goes on; the hearing becomes `interrupted`."""
+        ...
+
+    async def resume(self, hearing_id: int) -> None:
+        """Publish again after a cut (after a discontinuity); the hearing is `live` again."""
+        ...
+
+    async def withdraw(self, hearing_id: int) -> None:
+        """Remove the public replay from public storage and stop a live broadcast (the record
+        stays); the catalog's status change and reason are the caller's, made before."""
+        ...
+
+    async def restore(self, hearing_id: int) -> None:
+        """Put back the public replay (what the public was allowed to see) after a withdrawal;
+        call after the catalog's restore."""
+        ...
+
 
 @dataclass
 class WebServices:

@@ -42,3 +42,12 @@ def test_public_url(tmp_path: Path) -> None:
     assert local.public_url("public/1/master.m3u8") == "/media/public/1/master.m3u8"
     cdn = LocalStorage(tmp_path, "https://cdn.example/media/")
     assert cdn.public_url("public/1/master.m3u8") == "https://cdn.example/media/public/1/master.m3u8"
+
+
+async def test_copy(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    await storage.put("record/1-x/source/000000.m4s", b"segment", META)
+    await storage.copy("record/1-x/source/000000.m4s", "public/1/source/000000.m4s", META)
+    assert await storage.get("public/1/source/000000.m4s") == b"segment"
+    with pytest.raises(ObjectNotFound):
+        await storage.copy("record/1-x/source/missing.m4s", "public/1/x", META)
