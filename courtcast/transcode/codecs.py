@@ -7,10 +7,13 @@ decoder is involved.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from courtcast.media import TrackInfo
 
+AAC_SBR = 5  # audio object types that signal HE-AAC explicitly
+AAC_PS = 29
 AAC_SAMPLE_RATES = (
     96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
 )  # fmt: skip
@@ -242,13 +245,25 @@ def parse_audio_specific_config(asc: bytes) -> AacConfig:
     object_type = r.bits(5)
     if object_type == 31:
         object_type = 32 + r.bits(6)
+    rate = _aac_sample_rate(r)
+    channel_config = r.bits(4)
+    channels = {7: 8}.get(channel_config, channel_config if channel_config < 7 else 0)
+    if object_type in (AAC_SBR, AAC_PS):
+        # Explicit HE-AAC signalling: decoders output at the extension (SBR) rate, and
+        # parametric stereo turns a mono core into stereo. Some encoders cut the record
+        # short after the core fields; the core rate then stands.
+        with contextlib.suppress(CodecConfigError):
+            rate = _aac_sample_rate(r)
+        channels = 2 if object_type == AAC_PS and channels == 1 else channels
+    return AacConfig(object_type, rate, channels)
+
+
+def _aac_sample_rate(r: BitReader) -> int:
     index = r.bits(4)
     rate = r.bits(24) if index == 15 else AAC_SAMPLE_RATES[index] if index < 13 else 0
     if not rate:
         raise CodecConfigError(f"reserved AAC sampling frequency index {index}")
-    channel_config = r.bits(4)
-    channels = {7: 8}.get(channel_config, channel_config if channel_config < 7 else 0)
-    return AacConfig(object_type, rate, channels)
+    return rate
 
 
 # --- per track -------------------------------------------------------------------------------

@@ -75,7 +75,9 @@ def test_declared_values_win_over_the_sps(clip: Clip) -> None:
     [
         ("1210", (2, 44100, 2)),  # AAC-LC stereo
         ("1188", (2, 48000, 1)),  # AAC-LC mono 48 kHz
-        ("2b10", (5, 24000, 2)),  # HE-AAC (SBR)
+        ("2b10", (5, 24000, 2)),  # HE-AAC (SBR), record cut short: the core rate stands
+        ("2b920800", (5, 44100, 2)),  # HE-AAC, explicit: 22.05 kHz core, output at 44.1
+        ("eb098800", (29, 48000, 2)),  # HE-AACv2: parametric stereo makes mono stereo
         ("f86000", (35, 96000, 0)),  # escaped object type, channels in a PCE
         ("17802b1108", (2, 22050, 1)),  # explicit sampling frequency (index 15)
     ],

@@ -11,6 +11,11 @@ from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 from courtcast.media import MediaPacket, TrackInfo, TrackKind
+from courtcast.transcode.codecs import (
+    CodecConfigError,
+    parse_audio_specific_config,
+    parse_h264_sps,
+)
 
 _VIDEO_CODECS: Final = {2: "flv1", 3: "flashsv", 4: "vp6f", 5: "vp6a", 6: "flashsv2", 7: "h264",
                         12: "hevc"}
@@ -22,11 +27,6 @@ _AUDIO_FOURCC: Final = {b"mp4a": "aac", b"Opus": "opus", b".mp3": "mp3", b"fLaC"
                         b"ac-3": "ac3", b"ec-3": "eac3"}
 _SUPPORTED_AUDIO: Final = frozenset(("aac", "opus"))
 _WITH_CTO: Final = frozenset(("h264", "hevc"))  # codecs whose coded frames carry an SI24 CTO
-_AAC_RATES: Final = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000,
-                     11025, 8000, 7350)
-
-_AAC_SBR: Final = 5
-_AAC_PS: Final = 29
 _KEYFRAME: Final = 1
 _COMMAND_FRAME: Final = 5
 _EX_HEADER: Final = 0x80
@@ -153,108 +153,13 @@ def _avcc_dimensions(avcc: bytes) -> tuple[int, int]:
     if avcc[5] & 0x1F == 0:
         return 0, 0
     sps_len = int.from_bytes(avcc[6:8], "big")
-    sps = avcc[8 : 8 + sps_len]
-    if len(sps) != sps_len:
+    if len(avcc) < 8 + sps_len:
         raise FlvError("AVC sequence header truncated inside its SPS")
     try:
-        return sps_dimensions(sps)
-    except _BitsExhausted:
-        return 0, 0
-
-
-# -- H.264 SPS --------------------------------------------------------------------------
-
-
-class _BitsExhausted(Exception):
-    pass
-
-
-class _Bits:
-    """Big-endian bit reader over an RBSP (small: parameter sets only, never frames)."""
-
-    __slots__ = ("_left", "_value")
-
-    def __init__(self, data: bytes) -> None:
-        self._value = int.from_bytes(data, "big")
-        self._left = len(data) * 8
-
-    def u(self, n: int) -> int:
-        if n > self._left:
-            raise _BitsExhausted
-        self._left -= n
-        return (self._value >> self._left) & ((1 << n) - 1)
-
-    def ue(self) -> int:
-        zeros = 0
-        while self.u(1) == 0:
-            zeros += 1
-            if zeros > 31:
-                raise _BitsExhausted
-        return (1 << zeros) - 1 + self.u(zeros)
-
-    def se(self) -> int:
-        k = self.ue()
-        return (k + 1) // 2 if k & 1 else -(k // 2)
-
-
-_HIGH_PROFILES: Final = frozenset((100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135))
-
-
-def _skip_scaling_lists(bits: _Bits, count: int) -> None:
-    for i in range(count):
-        if not bits.u(1):
-            continue
-        last = nxt = 8
-        for _ in range(16 if i < 6 else 64):
-            if nxt:
-                nxt = (last + bits.se() + 256) % 256
-            last = nxt or last
-
-
-def sps_dimensions(sps: bytes) -> tuple[int, int]:
-    """Display width and height from an H.264 SPS NAL unit (header byte included)."""
-    bits = _Bits(sps[1:].replace(b"\x00\x00\x03", b"\x00\x00"))
-    profile = bits.u(8)
-    bits.u(16)  # constraint flags, level
-    bits.ue()  # seq_parameter_set_id
-    chroma_format = 1
-    separate_planes = 0
-    if profile in _HIGH_PROFILES:
-        chroma_format = bits.ue()
-        if chroma_format == 3:
-            separate_planes = bits.u(1)
-        bits.ue()  # bit_depth_luma_minus8
-        bits.ue()  # bit_depth_chroma_minus8
-        bits.u(1)  # qpprime_y_zero_transform_bypass_flag
-        if bits.u(1):
-            _skip_scaling_lists(bits, 12 if chroma_format == 3 else 8)
-    bits.ue()  # log2_max_frame_num_minus4
-    poc_type = bits.ue()
-    if poc_type == 0:
-        bits.ue()
-    elif poc_type == 1:
-        bits.u(1)
-        bits.se()
-        bits.se()
-        for _ in range(bits.ue()):
-            bits.se()
-    bits.ue()  # max_num_ref_frames
-    bits.u(1)  # gaps_in_frame_num_value_allowed_flag
-    width = (bits.ue() + 1) * 16
-    map_height = bits.ue() + 1
-    frame_mbs_only = bits.u(1)
-    if not frame_mbs_only:
-        bits.u(1)  # mb_adaptive_frame_field_flag
-    bits.u(1)  # direct_8x8_inference_flag
-    height = (2 - frame_mbs_only) * map_height * 16
-    if bits.u(1):  # frame_cropping_flag
-        left, right, top, bottom = bits.ue(), bits.ue(), bits.ue(), bits.ue()
-        chroma_type = 0 if separate_planes else chroma_format
-        unit_x = 2 if chroma_type in (1, 2) else 1
-        unit_y = (2 if chroma_type == 1 else 1) * (2 - frame_mbs_only)
-        width -= (left + right) * unit_x
-        height -= (top + bottom) * unit_y
-    return max(width, 0), max(height, 0)
+        geometry = parse_h264_sps(avcc[8 : 8 + sps_len])
+    except CodecConfigError:
+        return 0, 0  # the size is informative; the decoder reads the SPS itself
+    return geometry.width, geometry.height
 
 
 # -- audio ------------------------------------------------------------------------------
@@ -303,28 +208,12 @@ def _audio_frame(data: bytes, timestamp: int) -> FlvResult:
 def _aac_track(config: bytes) -> TrackInfo:
     """Track from an AudioSpecificConfig (ISO 14496-3 1.6.2.1)."""
     _need(config, 2, "AAC sequence header")
-    bits = _Bits(config[:8])
     try:
-        object_type = bits.u(5)
-        if object_type == 31:
-            object_type = 32 + bits.u(6)
-        rate = _aac_rate(bits)
-        channels = bits.u(4)
-        if object_type in (_AAC_SBR, _AAC_PS):  # HE-AAC: the output runs at the SBR rate
-            rate = _aac_rate(bits)
-            channels = 2 if object_type == _AAC_PS and channels == 1 else channels
-    except _BitsExhausted as exc:
-        raise FlvError("AAC sequence header truncated") from exc
-    return TrackInfo(TrackKind.AUDIO, "aac", bytes(config), sample_rate=rate, channels=channels)
-
-
-def _aac_rate(bits: _Bits) -> int:
-    index = bits.u(4)
-    if index == 15:
-        return bits.u(24)
-    if index >= len(_AAC_RATES):
-        raise FlvError(f"AAC sequence header has a reserved sampling frequency index {index}")
-    return _AAC_RATES[index]
+        aac = parse_audio_specific_config(bytes(config))
+    except CodecConfigError as exc:
+        raise FlvError(f"AAC sequence header: {exc}") from exc
+    return TrackInfo(TrackKind.AUDIO, "aac", bytes(config), sample_rate=aac.sample_rate,
+                     channels=aac.channels)
 
 
 def _opus_track(config: bytes) -> TrackInfo:

@@ -16,9 +16,9 @@ from courtcast.ingest.rtmp.flv import (
     parse_audio,
     parse_video,
     split_aggregate,
-    sps_dimensions,
 )
 from courtcast.media import MediaPacket, TrackInfo, TrackKind
+from courtcast.transcode.codecs import parse_h264_sps
 
 # avcC records produced by libx264 (ffmpeg 5.1) for the given sizes and profiles.
 AVCC_640x360_HIGH = bytes.fromhex(
@@ -94,14 +94,16 @@ def test_sps_with_scaling_lists_and_cropping() -> None:
     bits.ue(79).ue(44).u(1, 1).u(1, 1)  # 1280 x 720, frames only, direct 8x8
     bits.u(1, 1).ue(0).ue(0).ue(0).ue(4)  # crop 8 lines at the bottom
     bits.u(1, 0)  # no VUI
-    assert sps_dimensions(b"\x67" + bits.rbsp()) == (1280, 712)
+    geometry = parse_h264_sps(b"\x67" + bits.rbsp())
+    assert (geometry.width, geometry.height) == (1280, 712)
 
 
 def test_sps_with_poc_type_1() -> None:
     bits = BitWriter().u(8, 66).u(8, 0).u(8, 30).ue(0)
     bits.ue(0).ue(1).u(1, 0).se(-2).se(3).ue(2).se(1).se(-1)
     bits.ue(1).u(1, 0).ue(19).ue(14).u(1, 0).u(1, 0).u(1, 0).u(1, 0)  # field coding, no crop
-    assert sps_dimensions(b"\x67" + bits.rbsp()) == (320, 480)
+    geometry = parse_h264_sps(b"\x67" + bits.rbsp())
+    assert (geometry.width, geometry.height) == (320, 480)
 
 
 def test_unparseable_sps_gives_zero_size_not_an_error() -> None:
