@@ -308,6 +308,14 @@ class Segmenter:
         ends = [self._timeline_end, *(t.end for t in self._tracks.values())]
         return float(max(ends))
 
+    def align_timeline(self, timeline_end: float) -> None:
+        """Between epochs: start the next one at `timeline_end` instead of this segmenter's own
+        end, so renditions of one hearing (whose last audio frames end a few ms apart) keep one
+        timeline and their segments stay aligned after a reconnect."""
+        if self._muxer is not None:
+            raise RuntimeError("align_timeline() only between epochs (after flush)")
+        self._timeline_end = Fraction(timeline_end).limit_denominator(VIDEO_TIMESCALE * 1000)
+
     # --- epochs and timestamps ----------------------------------------------------------------
 
     def _open_epoch(self, packet: MediaPacket) -> bool:

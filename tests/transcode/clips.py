@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 
 from courtcast.media import MediaPacket, TrackInfo, TrackKind
 from courtcast.transcode.segmenter import SegmentOutput
@@ -170,3 +171,86 @@ def probe_streams(path: Path) -> list[dict[str, Any]]:
     )
     streams: list[dict[str, Any]] = json.loads(result.stdout)["streams"]
     return streams
+
+
+# --- inputs of every kind for the transcoder ------------------------------------------------
+
+
+def make_media(path: Path, *args: str, seconds: float = 4.0) -> Path:
+    """Run the ffmpeg CLI: `args` are its inputs and encoding options, `path` the output."""
+    assert FFMPEG, "the ffmpeg CLI is needed (apt-get install ffmpeg)"
+    command = [FFMPEG, "-v", "error", "-y", *args, "-t", str(seconds), str(path)]
+    subprocess.run(command, check=True, timeout=300)
+    return path
+
+
+def lavfi_video(size: str = "320x180", rate: int = 25) -> list[str]:
+    return ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}"]
+
+
+def lavfi_tone(rate: int = 44100) -> list[str]:
+    return ["-f", "lavfi", "-i", f"sine=f=440:sample_rate={rate}"]
+
+
+MARKER_EVERY = 2.0  # seconds between the flash + beep markers of `marked_source`
+
+
+def marked_source(size: str = "160x90", rate: int = 25, every: float = MARKER_EVERY) -> list[str]:
+    """Black video with a one-frame white flash, and silence with a 40 ms beep, every `every`
+    seconds at the same instant: where they land in an output measures A/V sync."""
+    flash = f"drawbox=c=white:t=fill:enable='eq(mod(n\\,{round(every * rate)})\\,0)'"
+    beep = f"volume=volume=0:enable='gte(mod(t\\,{every})\\,0.04)'"
+    return [
+        "-f", "lavfi", "-i", f"color=c=black:size={size}:rate={rate},{flash}",
+        "-f", "lavfi", "-i", f"sine=f=1000:sample_rate=44100,{beep}",
+    ]  # fmt: skip
+
+
+def load_media(path: Path) -> Clip:
+    """Like `load_clip`, and the tracks declare size, rate, sample rate and channels as an
+    ingest protocol would (codecs other than H.264 carry no SPS the transcoder could read)."""
+    with av.open(str(path)) as container:
+        tracks = tuple(_declared(s) for s in container.streams if s.type in ("video", "audio"))
+        packets = tuple(_packet(_with_dts(p)) for p in container.demux() if p.size)
+    return Clip(path, tracks, packets)
+
+
+def _with_dts(packet: Any) -> Any:
+    """Matroska leaves the dts of some audio packets unset: it equals their pts."""
+    if packet.dts is None:
+        packet.dts = packet.pts
+    return packet
+
+
+def _declared(stream: Any) -> TrackInfo:
+    ctx = stream.codec_context
+    extradata = bytes(ctx.extradata or b"")
+    if stream.type == "video":
+        rate = float(stream.average_rate or 0)
+        return TrackInfo(TrackKind.VIDEO, ctx.name, extradata, width=ctx.width,
+                         height=ctx.height, frame_rate=rate)  # fmt: skip
+    return TrackInfo(TrackKind.AUDIO, ctx.name, extradata, sample_rate=ctx.sample_rate,
+                     channels=ctx.channels)  # fmt: skip
+
+
+def marker_times(path: Path) -> tuple[list[float], list[float]]:
+    """Presentation times of the flashes (bright frames) and beep onsets in a file."""
+    flashes: list[float] = []
+    beeps: list[float] = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(container.streams.video[0]):
+            luma = frame.to_ndarray(format="gray")
+            if luma.mean() > 128 and frame.time is not None:
+                flashes.append(float(frame.time))
+    with av.open(str(path)) as container:
+        loud = False
+        for chunk in container.decode(container.streams.audio[0]):
+            samples = chunk.to_ndarray()
+            rate = chunk.sample_rate
+            for start in range(0, samples.shape[-1], rate // 200):  # 5 ms windows
+                window = samples[..., start : start + rate // 200]
+                now_loud = float(np.abs(window).max()) > 0.1
+                if now_loud and not loud and chunk.time is not None:
+                    beeps.append(float(chunk.time) + start / rate)
+                loud = now_loud
+    return flashes, beeps
