@@ -13,6 +13,7 @@ sudo_cmd=""
 missing=()
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)          # the simulated courtroom's encoder
 command -v npm >/dev/null || missing+=(npm)                # installs hls.js for the player
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)  # CJK captions
 if [ "$with_tests" = 1 ]; then
   command -v chromium >/dev/null || missing+=(chromium chromium-driver)
   command -v pg_ctlcluster >/dev/null || missing+=(postgresql)

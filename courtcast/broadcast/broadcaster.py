@@ -12,8 +12,11 @@ from datetime import datetime, timedelta
 from courtcast import metrics
 from courtcast.broadcast.hearing import (
     INIT_TYPE,
-    RENDITION,
+    JPEG,
+    POSTER,
     SEGMENT_TYPE,
+    THUMBNAILS,
+    VTT,
     HearingBroadcast,
     PacketListener,
 )
@@ -23,7 +26,7 @@ from courtcast.catalog.models import Case, Hearing, HearingStatus, Segment, utcn
 from courtcast.catalog.service import Catalog, NotFound
 from courtcast.config import Config
 from courtcast.ingest.publish import MediaSink, PublishRefused, PublishRequest
-from courtcast.storage.base import IMMUTABLE, ObjectMeta, Storage
+from courtcast.storage.base import IMMUTABLE, ObjectMeta, ObjectNotFound, Storage
 
 log = logging.getLogger("courtcast.broadcast")
 
@@ -43,14 +46,16 @@ def redact(stream_key: str) -> str:
     return f"{stream_key[:4]}…" if stream_key else "(empty)"
 
 
-def _public_files(segments: list[Segment]) -> list[str]:
-    """Init segments and media segments, each init before the first segment naming it."""
-    names: list[str] = []
+def _public_files(segments: list[Segment]) -> list[tuple[str, str]]:
+    """(rendition, file) of init and media segments, each init before the first segment
+    naming it."""
+    files: list[tuple[str, str]] = []
     for segment in segments:
-        if segment.init_uri not in names:
-            names.append(segment.init_uri)
-        names.append(segment.uri)
-    return names
+        init = (segment.rendition, segment.init_uri)
+        if init not in files:
+            files.append(init)
+        files.append((segment.rendition, segment.uri))
+    return files
 
 
 class Broadcaster:
@@ -107,6 +112,9 @@ class Broadcaster:
                 f"({view.case.restriction})")
         if hearing.status in (HearingStatus.ENDED, HearingStatus.WITHDRAWN):
             raise PublishRefused("ended", f"hearing {hearing.id} has ended; the key has expired")
+        if hearing.approved_at is None:
+            raise PublishRefused(
+                "not_approved", f"hearing {hearing.id} has not been approved for broadcast")
         if not self.window.admits(hearing, utcnow()):
             raise PublishRefused(
                 "outside_window", f"hearing {hearing.id} is scheduled "
@@ -182,13 +190,17 @@ class Broadcaster:
         """Put back what the public had been allowed to see, from the court's record."""
         hearing = await asyncio.to_thread(self.catalog.hearing, hearing_id)
         published = await asyncio.to_thread(
-            self.catalog.segments, hearing_id, published_only=True
+            self.catalog.segments, hearing_id, rendition=None, published_only=True
         )
         layout = HearingLayout(hearing_id, hearing.record_token)
-        for name in _public_files(published):
+        for rendition, name in _public_files(published):
             meta = ObjectMeta(SEGMENT_TYPE if name.endswith(".m4s") else INIT_TYPE, IMMUTABLE)
-            await self.storage.copy(layout.record(RENDITION, name), layout.public(RENDITION, name),
+            await self.storage.copy(layout.record(rendition, name), layout.public(rendition, name),
                                     meta)
+        for name, content_type in ((POSTER, JPEG), (THUMBNAILS, VTT)):
+            with contextlib.suppress(ObjectNotFound):  # only if it had been public
+                await self.storage.copy(layout.record_file(name), layout.public_file(name),
+                                        ObjectMeta(content_type, IMMUTABLE))
         writer = PlaylistWriter(layout, self.storage, self.config.segment_seconds)
         writer.load(published)
         await writer.restore_public(ended=hearing.status == HearingStatus.ENDED.value)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from courtcast import metrics
 from courtcast.broadcast.layout import HearingLayout
@@ -24,13 +26,32 @@ from courtcast.catalog.service import Catalog
 from courtcast.ingest.publish import PublishRefused, PublishRequest
 from courtcast.media import MediaPacket, TrackInfo
 from courtcast.storage.base import IMMUTABLE, PRIVATE, ObjectMeta, Storage, StorageError
-from courtcast.transcode.segmenter import Segmenter, SegmentOutput
+from courtcast.transcode.ladder import SOURCE
+from courtcast.transcode.overlay import OverlayStyle
+from courtcast.transcode.renditions import (
+    Event,
+    PosterReady,
+    RenditionDropped,
+    RenditionSegment,
+    RenditionStarted,
+    ResumePoint,
+    SpriteSheetReady,
+    TranscodeOptions,
+)
+from courtcast.transcode.segmenter import SegmentOutput
+from courtcast.transcode.thumbnails import ThumbnailCollector
+from courtcast.transcode.worker import LiveTranscoder
 
 log = logging.getLogger("courtcast.broadcast")
 
-RENDITION = "source"
+RENDITION = SOURCE  # the rendition a passthrough hearing has; ladders add more
 INIT_TYPE = "video/mp4"
 SEGMENT_TYPE = "video/iso.segment"
+JPEG = "image/jpeg"
+VTT = "text/vtt"
+POSTER = "poster.jpg"
+THUMBNAILS = "thumbs.vtt"
+COURT_TIME_ZONE = ZoneInfo("Asia/Shanghai")  # courts have no time-zone setting yet
 STORAGE_ATTEMPTS = 5
 END_GRACE_SECONDS = 1.0  # more than the RTMP server's read coalescing
 
@@ -45,8 +66,8 @@ class PacketListener(Protocol):
 
 @dataclass(slots=True)
 class _Produced:
-    output: SegmentOutput
-    produced_at: float  # monotonic time the segment's last packet arrived
+    event: Event
+    produced_at: float  # monotonic time the event was emitted (a segment's last packet came)
 
 
 class HearingBroadcast:
@@ -69,30 +90,52 @@ class HearingBroadcast:
         self.publisher: PublisherSink | None = None
         self._queue: asyncio.Queue[_Produced | None] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
-        self.segmenter = Segmenter(segment_seconds)
+        self.transcoder: LiveTranscoder | None = None  # made by load()
+        self.thumbnails = ThumbnailCollector(interval=10)
+        self._loop_thread = threading.get_ident()
+        self._loop = asyncio.get_running_loop()
+        self._poster_at: float | None = None  # timeline second of a poster not yet public
+        self._source_starts: dict[int, float] = {}  # source sequence -> timeline start
         self.tracks: Sequence[TrackInfo] = ()
         self.listeners: list[PacketListener] = []  # live monitors (WHEP) of the incoming feed
         self.public = PublicView(hearing.delay_seconds, self._publish_held)
         self.public.cut_active = self.status is HearingStatus.INTERRUPTED
-        self._record_inits: set[int] = set()  # segmenter init ids stored in the record
-        self._public_inits: set[str] = set()  # init files present in the public location
+        self._record_inits: set[tuple[str, int]] = set()  # (rendition, init id) in the record
+        self._public_inits: set[tuple[str, str]] = set()  # (rendition, init file) made public
         self._finishing: asyncio.Task[None] | None = None
 
     async def load(self) -> None:
         """Pick up where a previous process left the hearing (restart recovery)."""
-        segments = await asyncio.to_thread(self.catalog.segments, self.hearing_id)
+        view = await asyncio.to_thread(self.catalog.hearing_view, self.hearing_id)
+        segments = await asyncio.to_thread(self.catalog.segments, self.hearing_id, rendition=None)
         self.playlists.load(segments)
-        if segments:
+        resume: dict[str, ResumePoint] = {}
+        for segment in segments:  # ordered by rendition, then sequence: the last one wins
+            resume[segment.rendition] = ResumePoint(segment.sequence + 1, segment.sequence + 1)
+            if segment.published_at is not None:
+                self._public_inits.add((segment.rendition, segment.init_uri))
+        overlay = (OverlayStyle(view.court.name, COURT_TIME_ZONE)
+                   if view.court.timestamp_overlay else None)
+        self.transcoder = LiveTranscoder(
+            view.hearing.profile,
+            self._emit,
+            options=TranscodeOptions(target_duration=self.segment_seconds, overlay=overlay,
+                                     thumbnails=self.thumbnails),
+            resume=resume,
             # Continue numbering, init files and the timeline where the stored record ends.
-            self.segmenter = Segmenter(
-                self.segment_seconds,
-                next_sequence=segments[-1].sequence + 1,
-                next_init_id=segments[-1].sequence + 1,
-                timeline_start=sum(segment.duration for segment in segments),
-            )
-            self._public_inits = {s.init_uri for s in segments if s.published_at is not None}
+            timeline_start=sum(s.duration for s in segments if s.rendition == RENDITION),
+            name=f"hearing-{self.hearing_id}",
+        )
         self._worker = asyncio.create_task(self._run(), name=f"hearing-{self.hearing_id}")
         self.public.start()
+
+    def _emit(self, event: Event) -> None:
+        """Called by the transcoder, from this loop's thread or its worker thread."""
+        item = _Produced(event, time.monotonic())
+        if threading.get_ident() == self._loop_thread:
+            self._queue.put_nowait(item)
+        else:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
 
     # -- the publisher side -------------------------------------------------------------
 
@@ -109,8 +152,9 @@ class HearingBroadcast:
         return self.publisher
 
     def on_tracks(self, tracks: Sequence[TrackInfo]) -> None:
+        assert self.transcoder is not None
         try:
-            self._enqueue(self.segmenter.start(tracks))
+            self.transcoder.start(tracks)
         except ValueError as exc:
             raise PublishRefused("unsupported_media", str(exc)) from exc
         self.tracks = tuple(tracks)
@@ -118,7 +162,8 @@ class HearingBroadcast:
             self._tell(listener, listener.start, self.tracks)
 
     def on_packet(self, packet: MediaPacket) -> None:
-        self._enqueue(self.segmenter.write(packet))
+        assert self.transcoder is not None
+        self.transcoder.write(packet)
         for listener in self.listeners:
             self._tell(listener, listener.write, packet)
 
@@ -148,13 +193,9 @@ class HearingBroadcast:
         self.publisher = None
         sink.gone.set()
         metrics.ACTIVE_PUBLISHERS.labels(sink.protocol).dec()
-        self._enqueue(self.segmenter.flush())
+        if self.transcoder is not None:
+            await self.transcoder.flush()  # every open segment of every rendition
         await self.drain()
-
-    def _enqueue(self, outputs: Sequence[SegmentOutput]) -> None:
-        now = time.monotonic()
-        for output in outputs:
-            self._queue.put_nowait(_Produced(output, now))
 
     async def drain(self) -> None:
         await self._queue.join()
@@ -182,10 +223,11 @@ class HearingBroadcast:
         await asyncio.to_thread(
             self.catalog.set_status, self.hearing_id, HearingStatus.ENDED.value
         )
+        await self._store_thumbnails()
         if self.public.waiting:
             self._finishing = asyncio.create_task(self._finish_public_when_released())
         else:
-            await self.playlists.finish_public()
+            await self._finish_public()
 
     async def public_finished(self) -> None:
         """Wait until the public playlists of an ended hearing are closed."""
@@ -195,8 +237,31 @@ class HearingBroadcast:
 
     async def _finish_public_when_released(self) -> None:
         await self.public.drained()
-        await self.playlists.finish_public()
+        await self._finish_public()
         log.info("hearing %s: the delayed public replay is complete", self.hearing_id)
+
+    async def _store_thumbnails(self) -> None:
+        """The seek-bar previews of the record: the last, partly filled sheet and the track."""
+        sheets = self.thumbnails.sheet_count
+        if not sheets:
+            return
+        await self._put(self.layout.record_file(f"thumbs/{sheets - 1}.jpg"),
+                        self.thumbnails.render_sprite(sheets - 1), JPEG, PRIVATE)
+        vtt = self.thumbnails.render_vtt(lambda sheet: f"thumbs/{sheet}.jpg")
+        await self._put(self.layout.record_file(THUMBNAILS), vtt.encode(), VTT, PRIVATE)
+
+    async def _finish_public(self) -> None:
+        await self.playlists.finish_public()
+        record, public = self.playlists.record[RENDITION], self.playlists.public[RENDITION]
+        if self.thumbnails.sheet_count and public and len(public) == len(record):
+            # Previews are public only when the public saw all of it: a preview of a cut
+            # moment would show what the judge stopped.
+            for name in [THUMBNAILS, *(f"thumbs/{n}.jpg"
+                                       for n in range(self.thumbnails.sheet_count))]:
+                content_type = VTT if name == THUMBNAILS else JPEG
+                await self.storage.copy(self.layout.record_file(name),
+                                        self.layout.public_file(name),
+                                        ObjectMeta(content_type, IMMUTABLE))
 
     async def cut(self) -> int:
         """The judge's stop: nothing not yet public becomes public; the record goes on."""
@@ -241,6 +306,8 @@ class HearingBroadcast:
         if self._finishing is not None:
             self._finishing.cancel()
         await self.public.close()
+        if self.transcoder is not None:
+            await self.transcoder.aclose()
         if self._worker is not None:
             self._queue.put_nowait(None)
             await self._worker
@@ -250,19 +317,34 @@ class HearingBroadcast:
     async def _run(self) -> None:
         while (item := await self._queue.get()) is not None:
             try:
-                await self._store(item)
+                await self._handle(item)
             except Exception:
-                log.exception("hearing %s: segment %s could not be stored",
-                              self.hearing_id, item.output.sequence)
+                log.exception("hearing %s: %s could not be stored", self.hearing_id, item.event)
             finally:
                 self._queue.task_done()
         self._queue.task_done()
 
-    async def _store(self, item: _Produced) -> None:
-        out = item.output
+    async def _handle(self, item: _Produced) -> None:
+        match item.event:
+            case RenditionSegment(rendition, output):
+                await self._store(rendition, output, item.produced_at)
+            case RenditionStarted(rendition, tracks):
+                self.playlists.started(rendition, tracks)
+            case RenditionDropped(rendition, reason):
+                log.warning("hearing %s: rendition %s dropped: %s", self.hearing_id, rendition,
+                            reason)
+                await self.playlists.dropped(rendition)
+            case PosterReady(jpeg, at):
+                await self._put(self.layout.record_file(POSTER), jpeg, JPEG, PRIVATE)
+                self._poster_at = at
+            case SpriteSheetReady(sheet, jpeg):
+                await self._put(self.layout.record_file(f"thumbs/{sheet}.jpg"), jpeg, JPEG,
+                                PRIVATE)
+
+    async def _store(self, rendition: str, out: SegmentOutput, produced_at: float) -> None:
         segment = Segment(
             hearing_id=self.hearing_id,
-            rendition=RENDITION,
+            rendition=rendition,
             sequence=out.sequence,
             uri=f"{out.sequence:06d}.m4s",
             init_uri=f"init-{out.init_id}.mp4",
@@ -271,10 +353,12 @@ class HearingBroadcast:
             discontinuity=out.discontinuity,
             size=out.size,
         )
-        if out.init_id not in self._record_inits:
-            await self._put(self.layout.record(RENDITION, segment.init_uri), out.init,
+        if rendition == RENDITION:
+            self._source_starts[out.sequence] = out.start
+        if (rendition, out.init_id) not in self._record_inits:
+            await self._put(self.layout.record(rendition, segment.init_uri), out.init,
                             INIT_TYPE, PRIVATE)
-        await self._put(self.layout.record(RENDITION, segment.uri), out.data, SEGMENT_TYPE,
+        await self._put(self.layout.record(rendition, segment.uri), out.data, SEGMENT_TYPE,
                         PRIVATE)
         admitted = self._admits(segment)
         # Without a delay the public copy is made from the bytes in hand, before the catalog
@@ -284,15 +368,15 @@ class HearingBroadcast:
             await self._put_public(segment, out.init, out.data)
             segment.published_at = utcnow()
         segment = await asyncio.to_thread(self.catalog.add_segment, segment)
-        self._record_inits.add(out.init_id)
+        self._record_inits.add((rendition, out.init_id))
         metrics.SEGMENTS.inc()
         metrics.SEGMENT_BYTES.inc(segment.size)
-        await self.playlists.add_record(segment, self.tracks)
+        await self.playlists.add_record(segment)
         if at_once:
             await self._listed(segment)
-            metrics.PUBLISH_LAG.observe(time.monotonic() - item.produced_at)
+            metrics.PUBLISH_LAG.observe(time.monotonic() - produced_at)
         elif admitted:
-            self.public.hold(segment, item.produced_at)
+            self.public.hold(segment, produced_at)
         else:
             self.public.dropped += 1
 
@@ -300,32 +384,44 @@ class HearingBroadcast:
         return self.status is not HearingStatus.WITHDRAWN and self.public.admits(segment)
 
     async def _put_public(self, segment: Segment, init: bytes, data: bytes) -> None:
-        if segment.init_uri not in self._public_inits:
-            await self._put(self.layout.public(RENDITION, segment.init_uri), init, INIT_TYPE,
+        rendition = segment.rendition
+        if (rendition, segment.init_uri) not in self._public_inits:
+            await self._put(self.layout.public(rendition, segment.init_uri), init, INIT_TYPE,
                             IMMUTABLE)
-        await self._put(self.layout.public(RENDITION, segment.uri), data, SEGMENT_TYPE,
+        await self._put(self.layout.public(rendition, segment.uri), data, SEGMENT_TYPE,
                         IMMUTABLE)
 
     async def _publish_held(self, segment: Segment) -> None:
         """Release a segment the delay held back: copy it from the record, then list it."""
-        if segment.init_uri not in self._public_inits:
-            await self._copy_to_public(segment.init_uri, INIT_TYPE)
-        await self._copy_to_public(segment.uri, SEGMENT_TYPE)
+        rendition = segment.rendition
+        if (rendition, segment.init_uri) not in self._public_inits:
+            await self._copy_to_public(rendition, segment.init_uri, INIT_TYPE)
+        await self._copy_to_public(rendition, segment.uri, SEGMENT_TYPE)
         await asyncio.to_thread(
-            self.catalog.mark_published, self.hearing_id, [segment.sequence], RENDITION
+            self.catalog.mark_published, self.hearing_id, [segment.sequence], rendition
         )
         await self._listed(segment)
 
-    async def _copy_to_public(self, name: str, content_type: str) -> None:
-        source, target = self.layout.record(RENDITION, name), self.layout.public(RENDITION, name)
+    async def _copy_to_public(self, rendition: str, name: str, content_type: str) -> None:
+        source, target = self.layout.record(rendition, name), self.layout.public(rendition, name)
         meta = ObjectMeta(content_type, IMMUTABLE)
         await retry_storage(lambda: self.storage.copy(source, target, meta), target)
 
     async def _listed(self, segment: Segment) -> None:
-        self._public_inits.add(segment.init_uri)
+        self._public_inits.add((segment.rendition, segment.init_uri))
         await self.playlists.add_public(segment)
+        if self._poster_at is not None and self._shows(segment, self._poster_at):
+            # The poster becomes public with the segment it was taken from, never before.
+            await self.storage.copy(self.layout.record_file(POSTER),
+                                    self.layout.public_file(POSTER), ObjectMeta(JPEG, IMMUTABLE))
+            self._poster_at = None
         if self.status is HearingStatus.SCHEDULED:
             await self._went_live()
+
+    def _shows(self, segment: Segment, timeline: float) -> bool:
+        start = self._source_starts.get(segment.sequence)
+        return (segment.rendition == RENDITION and start is not None
+                and start <= timeline < start + segment.duration)
 
     async def _went_live(self) -> None:
         """Live only once a viewer can actually play something."""

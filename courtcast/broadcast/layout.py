@@ -38,6 +38,13 @@ class HearingLayout:
     def record_master(self) -> str:
         return f"{self.record_root}/{MASTER}"
 
+    def public_file(self, name: str) -> str:
+        """A file of the hearing beside its renditions (poster, thumbnails)."""
+        return f"{self.public_root}/{name}"
+
+    def record_file(self, name: str) -> str:
+        return f"{self.record_root}/{name}"
+
     def public(self, rendition: str, name: str) -> str:
         return f"{self.public_root}/{rendition}/{name}"
 

@@ -1,29 +1,30 @@
-"""A hearing's playlists: the court's record, the public media playlist and their masters.
+"""A hearing's playlists: per rendition the court's record and the public media playlist, and a
+master playlist for each side.
 
 Rendering is `courtcast.transcode.playlist`'s; this module decides what each lists and when it
 is rewritten. Callers add a segment only after the segment itself is stored. The record keeps a
-master playlist of its own, which is also what a restored replay's public master is copied from.
+master of its own, which is also what a restored replay's public master is copied from.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 
 from courtcast.broadcast.layout import MEDIA_PLAYLIST, HearingLayout
 from courtcast.catalog.models import Segment
 from courtcast.media import TrackInfo
 from courtcast.storage.base import FINAL_PLAYLIST, LIVE_PLAYLIST, PRIVATE, ObjectMeta, Storage
+from courtcast.transcode.ladder import master_variants
 from courtcast.transcode.playlist import (
     BandwidthMeter,
     MediaPlaylist,
     PlaylistSegment,
     render_master_playlist,
-    source_variant,
 )
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
-RENDITION = "source"
-MASTER_GROWTH = 1.1  # rewrite a master when the measured peak grows by more than this
+MASTER_GROWTH = 1.1  # rewrite a master when a measured peak grows by more than this
 
 
 def playlist_entry(segment: Segment) -> PlaylistSegment:
@@ -37,73 +38,80 @@ def playlist_entry(segment: Segment) -> PlaylistSegment:
     )
 
 
+def media_uri(rendition: str) -> str:
+    return f"{rendition}/{MEDIA_PLAYLIST}"
+
+
 class PlaylistWriter:
     def __init__(self, layout: HearingLayout, storage: Storage, target_duration: float) -> None:
         self.layout = layout
         self.storage = storage
         self.target_duration = target_duration
-        self.record: list[PlaylistSegment] = []
-        self.public: list[PlaylistSegment] = []
-        self.meter = BandwidthMeter(target_duration)
-        self.tracks: Sequence[TrackInfo] = ()
-        # The BANDWIDTH each stored master states; 0 = not stored by this process.
-        self._record_master = 0
-        self._public_master = 0
+        self.record: dict[str, list[PlaylistSegment]] = defaultdict(list)
+        self.public: dict[str, list[PlaylistSegment]] = defaultdict(list)
+        self.meters: dict[str, BandwidthMeter] = {}
+        self.tracks: dict[str, tuple[TrackInfo, ...]] = {}  # renditions being produced
+        # What each stored master states: {rendition: BANDWIDTH}; None = not stored by us.
+        self._record_master: dict[str, int] | None = None
+        self._public_master: dict[str, int] | None = None
+
+    def meter(self, rendition: str) -> BandwidthMeter:
+        return self.meters.setdefault(rendition, BandwidthMeter(self.target_duration))
 
     def load(self, segments: Sequence[Segment]) -> None:
         """Resume from the catalog after a restart; stored masters stay as they are."""
         for segment in segments:
-            self.record.append(playlist_entry(segment))
-            self.meter.add(segment.size, segment.duration)
+            self.record[segment.rendition].append(playlist_entry(segment))
+            self.meter(segment.rendition).add(segment.size, segment.duration)
             if segment.published_at is not None:
-                self.public.append(playlist_entry(segment))
-        if self.record:
-            self._record_master = self.meter.bandwidth
-        if self.public:
-            self._public_master = self.meter.bandwidth
+                self.public[segment.rendition].append(playlist_entry(segment))
 
-    async def add_record(self, segment: Segment, tracks: Sequence[TrackInfo]) -> None:
-        self.record.append(playlist_entry(segment))
-        self.meter.add(segment.size, segment.duration)
-        self.tracks = tracks
-        await self._write_media(self.layout.record(RENDITION, MEDIA_PLAYLIST), self.record,
+    def started(self, rendition: str, tracks: Sequence[TrackInfo]) -> None:
+        self.tracks[rendition] = tuple(tracks)
+
+    async def dropped(self, rendition: str) -> None:
+        """A rendition stops for good (the machine is behind): masters no longer offer it."""
+        self.tracks.pop(rendition, None)
+        await self._write_masters(force=True, cache=LIVE_PLAYLIST)
+
+    async def add_record(self, segment: Segment) -> None:
+        entries = self.record[segment.rendition]
+        entries.append(playlist_entry(segment))
+        self.meter(segment.rendition).add(segment.size, segment.duration)
+        await self._write_media(self.layout.record(segment.rendition, MEDIA_PLAYLIST), entries,
                                 ended=False, cache=PRIVATE)
-        if self._stale(self._record_master):
-            self._record_master = await self._write_master(self.layout.record_master, PRIVATE)
+        await self._write_masters(force=False, cache=LIVE_PLAYLIST)
 
     async def add_public(self, segment: Segment) -> None:
-        self.public.append(playlist_entry(segment))
-        await self._write_media(self.layout.public(RENDITION, MEDIA_PLAYLIST), self.public,
+        entries = self.public[segment.rendition]
+        entries.append(playlist_entry(segment))
+        await self._write_media(self.layout.public(segment.rendition, MEDIA_PLAYLIST), entries,
                                 ended=False, cache=LIVE_PLAYLIST)
-        if self._stale(self._public_master):
-            self._public_master = await self._write_master(self.layout.master, LIVE_PLAYLIST)
+        await self._write_masters(force=False, cache=LIVE_PLAYLIST)
 
     async def finish_record(self) -> None:
-        if self.record:
-            await self._write_media(self.layout.record(RENDITION, MEDIA_PLAYLIST), self.record,
+        for rendition, entries in self.record.items():
+            await self._write_media(self.layout.record(rendition, MEDIA_PLAYLIST), entries,
                                     ended=True, cache=PRIVATE)
-            if self.tracks:
-                await self._write_master(self.layout.record_master, PRIVATE)
 
     async def finish_public(self) -> None:
         """The public broadcast is over: EXT-X-ENDLIST, and playlists may be cached long."""
-        if self.public:
-            await self._write_media(self.layout.public(RENDITION, MEDIA_PLAYLIST), self.public,
-                                    ended=True, cache=FINAL_PLAYLIST)
-            if self.tracks:
-                await self._write_master(self.layout.master, FINAL_PLAYLIST)
+        for rendition, entries in self.public.items():
+            if entries:
+                await self._write_media(self.layout.public(rendition, MEDIA_PLAYLIST), entries,
+                                        ended=True, cache=FINAL_PLAYLIST)
+        await self._write_masters(force=True, cache=FINAL_PLAYLIST)
 
     async def restore_public(self, *, ended: bool) -> None:
         """Rewrite the public playlists of a restored replay from what had been published."""
-        if not self.public:
-            return
-        await self._write_media(self.layout.public(RENDITION, MEDIA_PLAYLIST), self.public,
-                                ended=ended, cache=FINAL_PLAYLIST if ended else LIVE_PLAYLIST)
-        await self.storage.copy(self.layout.record_master, self.layout.master,
-                                ObjectMeta(PLAYLIST_TYPE, FINAL_PLAYLIST))
-
-    def _stale(self, stated: int) -> bool:
-        return bool(self.tracks) and self.meter.bandwidth > stated * MASTER_GROWTH
+        cache = FINAL_PLAYLIST if ended else LIVE_PLAYLIST
+        for rendition, entries in self.public.items():
+            if entries:
+                await self._write_media(self.layout.public(rendition, MEDIA_PLAYLIST), entries,
+                                        ended=ended, cache=cache)
+        if any(self.public.values()):
+            await self.storage.copy(self.layout.record_master, self.layout.master,
+                                    ObjectMeta(PLAYLIST_TYPE, FINAL_PLAYLIST))
 
     async def _write_media(
         self, key: str, entries: list[PlaylistSegment], *, ended: bool, cache: str
@@ -111,10 +119,29 @@ class PlaylistWriter:
         text = MediaPlaylist(entries, self.target_duration, ended=ended).render()
         await self.storage.put(key, text.encode(), ObjectMeta(PLAYLIST_TYPE, cache))
 
-    async def _write_master(self, key: str, cache: str) -> int:
-        variant = source_variant(f"{RENDITION}/{MEDIA_PLAYLIST}", self.tracks, self.meter)
-        text = render_master_playlist([variant])
+    async def _write_masters(self, *, force: bool, cache: str) -> None:
+        # A master names only renditions whose media playlist exists on its side.
+        record = self._offered(self.record)
+        if record and (force or self._stale(self._record_master, record)):
+            await self._write_master(self.layout.record_master, record, PRIVATE)
+            self._record_master = record
+        public = self._offered(self.public)
+        if public and (force or self._stale(self._public_master, public)):
+            await self._write_master(self.layout.master, public, cache)
+            self._public_master = public
+
+    def _offered(self, side: dict[str, list[PlaylistSegment]]) -> dict[str, int]:
+        return {r: self.meter(r).bandwidth for r in self.tracks if side.get(r)}
+
+    @staticmethod
+    def _stale(stated: dict[str, int] | None, now: dict[str, int]) -> bool:
+        if stated is None or stated.keys() != now.keys():
+            return True
+        return any(now[r] > stated[r] * MASTER_GROWTH for r in now)
+
+    async def _write_master(self, key: str, offered: dict[str, int], cache: str) -> None:
+        renditions = {r: (self.tracks[r], self.meter(r)) for r in offered}
+        text = render_master_playlist(master_variants(renditions, media_uri))
         await self.storage.put(key, text.encode(), ObjectMeta(PLAYLIST_TYPE, cache))
-        return variant.bandwidth
 
 

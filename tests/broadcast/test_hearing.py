@@ -51,6 +51,7 @@ async def make_hearing(tmp_path: Path) -> AsyncIterator[object]:
     assert court.id
     room = catalog.create_courtroom(court_id=court.id, name="Room")
     counter = iter(range(1000))
+    approver = catalog.builtin_admin().id
 
     def make(delay: int = 0) -> Hearing:
         assert court.id and room.id
@@ -62,6 +63,7 @@ async def make_hearing(tmp_path: Path) -> AsyncIterator[object]:
                                          scheduled_start=now, delay_seconds=delay,
                                          scheduled_end=now + timedelta(hours=1))
         assert hearing.id and config.media_dir
+        catalog.approve_hearing(hearing.id, account_id=approver)
         return Hearing(hearing.id, hearing.stream_key, broadcaster, catalog, config.media_dir)
 
     yield make

@@ -39,10 +39,14 @@ async def create_hearing(server: RunningServer, suffix: str, **extra: Any) -> di
         "title": "张某诉某科技有限公司买卖合同纠纷", "case_type": "civil",
         "cause": "contract dispute"}, expect=201)
     now = datetime.now(UTC)
-    return dict(await server.api("POST", "/api/v1/hearings", {
+    hearing = await server.api("POST", "/api/v1/hearings", {
         "case_id": case["id"], "courtroom_id": room["id"],
         "scheduled_start": (now - timedelta(minutes=5)).isoformat(),
-        "scheduled_end": (now + timedelta(hours=1)).isoformat(), **extra}, expect=201))
+        "scheduled_end": (now + timedelta(hours=1)).isoformat(), **extra}, expect=201)
+    # Ingest refuses hearings the court has not approved for broadcast.
+    approved = await server.api("POST", f"/api/v1/hearings/{hearing['id']}/approve", expect=200)
+    assert approved["approved_at"] is not None
+    return dict(hearing)
 
 
 async def wait_status(server: RunningServer, hearing_id: int, status: str,
@@ -231,6 +235,7 @@ async def test_wrong_keys_and_second_publisher_are_refused(server: RunningServer
         "case_id": later["case_id"], "courtroom_id": later["courtroom_id"],
         "scheduled_start": future.isoformat(),
         "scheduled_end": (future + timedelta(hours=1)).isoformat()}, expect=201)
+    await server.api("POST", f"/api/v1/hearings/{scheduled['id']}/approve", expect=200)
     assert await publish(scheduled["rtmp_url"], duration=2, settings=SMALL) != 0
     await server.api("POST", f"/api/v1/hearings/{hearing['id']}/end", expect=200)
     assert await publish(hearing["rtmp_url"], duration=2, settings=SMALL) != 0, "expired key"
