@@ -1,1 +1,1 @@
-"""Media storage: one interface, a local-directory backend and (later) S3 behind it."""
+"""Media storage: one interface; a local-directory backend, and S3 behind a crash-safe spool."""

@@ -34,7 +34,9 @@ PRIVATE = "private, no-store"
 class Storage(ABC):
     @abstractmethod
     async def put(self, key: str, data: bytes, meta: ObjectMeta) -> None:
-        """Store `data` at `key`, readable by viewers once this returns."""
+        """Store `data` at `key`; durable once this returns. Viewers can read it then, or,
+        with a backend that spools (S3), as soon as it is uploaded, never before the objects
+        written before it that a playlist may name."""
 
     @abstractmethod
     async def copy(self, source: str, target: str, meta: ObjectMeta) -> None:
@@ -56,5 +58,22 @@ class Storage(ABC):
     def public_url(self, key: str) -> str:
         """The URL a viewer fetches `key` from (absolute, or relative to the portal)."""
 
+    async def start(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
+        """Begin background work (e.g. resume uploads spooled before a restart)."""
+
     async def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Finish pending work and release resources."""
+
+    @property
+    def portal_serves_playlists(self) -> bool:
+        """Whether viewers fetch playlists from the portal (`viewer_playlist`), not storage."""
+        return False
+
+    async def viewer_playlist(self, key: str) -> bytes:
+        """A public playlist as the portal serves it to viewers."""
+        return await self.get(key)
+
+    @property
+    def backlog_full(self) -> bool:
+        """Writes wait locally beyond the configured limit (storage not keeping up)."""
+        return False
