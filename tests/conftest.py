@@ -29,3 +29,15 @@ def pg_admin() -> Iterator[Engine]:
         pytest.skip(reason)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 with its production cost (64 MiB, 3 passes) per account would slow the suite down;
+    the algorithm and code path stay the same."""
+    from argon2 import PasswordHasher
+
+    from courtcast.catalog import accounts
+
+    monkeypatch.setattr(accounts, "hasher", PasswordHasher(time_cost=1, memory_cost=256,
+                                                           parallelism=1))

@@ -13,7 +13,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
@@ -73,21 +73,38 @@ def alembic_config() -> Config:
 
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Upgrade the database to `revision`; a database already there is left as it is."""
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            # Two processes starting at once must not both create the tables.
-            connection.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
-            )
-        tables = set(inspect(connection).get_table_names())
-        if "court" in tables and "alembic_version" not in tables:
-            raise MigrationError(
-                "the catalog tables exist but were not made by the migrations (no alembic_version "
-                "table); if they match the first migration, mark them with `alembic stamp 0001`"
-            )
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch migrations copy a table and drop the old one: with foreign keys enforced
+            # that drop fails once other tables reference rows (Alembic's advice: turn them
+            # off). Only outside a transaction does SQLite accept the pragma.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                _upgrade(connection, revision)
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
+                    raise MigrationError("the migration left rows with broken foreign keys")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    if connection.dialect.name == "postgresql":
+        # Two processes starting at once must not both create the tables.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+    tables = set(inspect(connection).get_table_names())
+    if "court" in tables and "alembic_version" not in tables:
+        raise MigrationError(
+            "the catalog tables exist but were not made by the migrations (no alembic_version "
+            "table); if they match the first migration, mark them with `alembic stamp 0001`"
+        )
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
 
 
 def current_revision(engine: Engine) -> str | None:

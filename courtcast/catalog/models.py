@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, Index, String, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, String, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
@@ -45,6 +45,11 @@ class Profile(StrEnum):
     LADDER = "ladder"
 
 
+class Role(StrEnum):
+    ADMIN = "admin"  # everything, in every court
+    CLERK = "clerk"  # only for the courts assigned to the account (not their child courts)
+
+
 class Restriction(StrEnum):
     STATE_SECRET = "state_secret"
     TRADE_SECRET = "trade_secret"
@@ -63,6 +68,10 @@ class Court(SQLModel, table=True):
     region: str = Field(max_length=200, index=True)  # "Beijing / Chaoyang"
     parent_id: int | None = Field(default=None, foreign_key="court.id", index=True)
     code: str = Field(default="", max_length=20)  # court code used in case numbers, e.g. 京0105
+    # Days public replays stay up after the hearing ended; None keeps them.
+    retention_days: int | None = None
+    default_profile: str | None = Field(default=None, max_length=20)  # a Profile value
+    timestamp_overlay: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_at: datetime = Field(default_factory=utcnow, sa_type=NAIVE_UTC)
 
 
@@ -105,6 +114,14 @@ class Hearing(SQLModel, table=True):
     started_at: datetime | None = Field(default=None, sa_type=NAIVE_UTC)  # first media received
     ended_at: datetime | None = Field(default=None, sa_type=NAIVE_UTC)
     view_count: int = 0
+    # Broadcast approval by the court: ingest refuses a hearing without it.
+    approved_at: datetime | None = Field(default=None, sa_type=NAIVE_UTC)
+    approved_by: int | None = Field(default=None, foreign_key="account.id")
+    noindex: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    withdrawn_at: datetime | None = Field(default=None, sa_type=NAIVE_UTC)
+    withdrawn_reason: str = Field(
+        default="", max_length=1000, sa_column_kwargs={"server_default": ""}
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=NAIVE_UTC)
 
 
@@ -131,10 +148,84 @@ class Segment(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=NAIVE_UTC)
 
 
+class Account(SQLModel, table=True):
+    """An administrator or court clerk. An empty `password_hash` can never log in (the built-in
+    account that owns command-line tokens)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_column=Column(String(100), unique=True, nullable=False))
+    display_name: str = Field(default="", max_length=200)
+    role: str = Field(max_length=20)  # a Role value
+    password_hash: str = Field(default="", max_length=200)  # argon2id, PHC string format
+    can_approve: bool = False  # a clerk's right to approve broadcasts; admins always may
+    disabled_at: datetime | None = Field(default=None, sa_type=NAIVE_UTC)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=NAIVE_UTC)
+
+
+class AccountCourt(SQLModel, table=True):
+    """A clerk's assignment to one court."""
+
+    account_id: int = Field(foreign_key="account.id", primary_key=True)
+    court_id: int = Field(foreign_key="court.id", primary_key=True, index=True)
+
+
 class ApiToken(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
-    role: str = Field(max_length=20)  # "admin" (clerks arrive with accounts)
+    role: str = Field(max_length=20)  # the account's role when the token was made (a record)
+    account_id: int = Field(foreign_key="account.id", index=True)  # whose rights it carries
     label: str = Field(default="", max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=NAIVE_UTC)
     revoked_at: datetime | None = Field(default=None, sa_type=NAIVE_UTC)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in portal session. `id` is the SHA-256 of the cookie value, so a leaked table
+    does not let anyone sign in."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    ip: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=NAIVE_UTC)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=NAIVE_UTC)
+    expires_at: datetime = Field(sa_type=NAIVE_UTC, index=True)
+
+
+class LoginFailure(SQLModel, table=True):
+    """Failed sign-ins, counted to slow down password guessing (by user name and by address)."""
+
+    __table_args__ = (
+        Index("ix_loginfailure_username_at", "username", "at"),
+        Index("ix_loginfailure_ip_at", "ip", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=100)
+    ip: str = Field(max_length=64)
+    at: datetime = Field(default_factory=utcnow, sa_type=NAIVE_UTC)
+
+
+class AuditEntry(SQLModel, table=True):
+    """One action of a clerk, an administrator or the system. Append-only: no code updates or
+    deletes rows, and database triggers refuse it (migration 0002). Ids are not foreign keys, so
+    the log outlives whatever it names."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=NAIVE_UTC, index=True)
+    account_id: int | None = Field(default=None, index=True)  # None: the system itself
+    actor: str = Field(max_length=100)  # the user name at the time, or "system"
+    action: str = Field(max_length=50, index=True)  # e.g. "hearing.cut"
+    ip: str = Field(default="", max_length=64)
+    court_id: int | None = Field(default=None, index=True)
+    case_id: int | None = None
+    hearing_id: int | None = Field(default=None, index=True)
+    details: str = Field(default="{}", sa_type=Text)  # JSON object
+
+
+class ServerSecret(SQLModel, table=True):
+    """Random keys shared by every process on this catalog (e.g. for signed record URLs)."""
+
+    name: str = Field(primary_key=True, max_length=50)
+    value: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=NAIVE_UTC)

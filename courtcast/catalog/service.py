@@ -10,26 +10,49 @@ datetimes are naive UTC.
 
 from __future__ import annotations
 
-import hashlib
-import re
 import secrets
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from typing import Any, TypeVar
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, func, inspect, literal, update
+from sqlalchemy import ColumnElement, and_, func, literal, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, SQLModel, col, or_, select
+from sqlmodel import Session, col, or_, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
 
-from courtcast.catalog import db
+from courtcast.catalog.accounts import (
+    BUILTIN_ADMIN,
+    SYSTEM_ACTOR,
+    TOKEN_PREFIX,
+    AccountsMixin,
+    Actor,
+    InvalidLogin,
+    SignedIn,
+    Throttled,
+)
+from courtcast.catalog.audit import AuditMixin, AuditQuery
 from courtcast.catalog.casenumber import bracket_variants
+from courtcast.catalog.common import (
+    CatalogBase,
+    CatalogError,
+    Conflict,
+    Invalid,
+    NotFound,
+    Restricted,
+    to_naive_utc,
+    token_hash,
+)
+from courtcast.catalog.common import aware as _aware
+from courtcast.catalog.common import choice as _choice
+from courtcast.catalog.common import flag as _flag
+from courtcast.catalog.common import ident as _id
+from courtcast.catalog.common import integer as _int
+from courtcast.catalog.common import optional_choice as _optional_choice
+from courtcast.catalog.common import text as _text
 from courtcast.catalog.models import (
-    ApiToken,
+    Account,
     Case,
     Court,
     CourtLevel,
@@ -39,10 +62,33 @@ from courtcast.catalog.models import (
     Profile,
     Restriction,
     Segment,
+    ServerSecret,
     utcnow,
 )
 
-_M = TypeVar("_M", bound=SQLModel)
+__all__ = [
+    "BUILTIN_ADMIN",
+    "MAX_DELAY_SECONDS",
+    "RETENTION_REASON",
+    "SYSTEM_ACTOR",
+    "TOKEN_PREFIX",
+    "Actor",
+    "AuditQuery",
+    "Catalog",
+    "CatalogError",
+    "Conflict",
+    "CourtNode",
+    "HearingView",
+    "Invalid",
+    "InvalidLogin",
+    "NotFound",
+    "Restricted",
+    "SignedIn",
+    "Throttled",
+    "broadcast_refusal",
+    "to_naive_utc",
+    "token_hash",
+]
 
 S = HearingStatus
 # Status changes `set_status` allows; setting the current status again is a no-op. ENDED is final
@@ -58,32 +104,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 ORDERS = ("start_asc", "start_desc", "views_desc", "ended_desc")
 MAX_LIMIT = 500
 MAX_DELAY_SECONDS = 1800
-TOKEN_PREFIX = "cc_"
-_ROLE = re.compile(r"[a-z][a-z_]{0,19}")
+MAX_RETENTION_DAYS = 36500
+RETENTION_REASON = "retention period ended"
 _CHUNK = 500  # bound parameters per IN (...): SQLite's limit is 999 on old builds
-
-
-class CatalogError(Exception):
-    """Base of the catalog's errors; `code` is stable for API answers, `message` is for people."""
-
-    code: str = "error"
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field  # the offending input field, where there is one
-
-
-class NotFound(CatalogError):
-    code = "not_found"
-
-
-class Conflict(CatalogError):
-    code = "conflict"
-
-
-class Invalid(CatalogError):
-    code = "invalid"
 
 
 @dataclass(frozen=True)
@@ -100,68 +123,35 @@ class CourtNode:
     children: list[CourtNode]
 
 
-def to_naive_utc(moment: datetime) -> datetime:
-    """`moment` in UTC without tzinfo, as stored; a naive `moment` is taken as UTC already."""
-    if moment.utcoffset() is None:
-        return moment.replace(tzinfo=None)
-    return moment.astimezone(UTC).replace(tzinfo=None)
+def _restricted_message(case: Case) -> str:
+    return (
+        f"case {case.case_number} is restricted ({case.restriction}): "
+        "its hearings are never broadcast"
+    )
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def new_stream_key() -> str:
+    return secrets.token_urlsafe(24)  # 32 URL-safe characters, 192 bits
 
 
-# --- input validation: each raises Invalid naming the field ---------------------------------
+def _court_settings(
+    court: Court, retention_days: int | None, default_profile: str | None, overlay: bool
+) -> None:
+    if retention_days is not None:
+        _int("retention_days", retention_days, 1, MAX_RETENTION_DAYS)
+    court.retention_days = retention_days
+    court.default_profile = _optional_choice("default_profile", default_profile, Profile)
+    court.timestamp_overlay = _flag("timestamp_overlay", overlay)
 
 
-def _max_length(model: type[SQLModel], field: str) -> int:
-    length = getattr(inspect(model).columns[field].type, "length", None)
-    assert isinstance(length, int), f"{model.__name__}.{field} has no length"
-    return length
-
-
-def _text(model: type[SQLModel], field: str, value: object, *, required: bool = True) -> str:
-    if not isinstance(value, str):
-        raise Invalid(f"{field} must be a string", field=field)
-    value = value.strip()
-    if required and not value:
-        raise Invalid(f"{field} must not be empty", field=field)
-    limit = _max_length(model, field)
-    if len(value) > limit:
-        raise Invalid(f"{field} must be at most {limit} characters, not {len(value)}", field=field)
-    return value
-
-
-def _choice(field: str, value: object, allowed: type[StrEnum]) -> str:
-    values = [member.value for member in allowed]
-    if value not in values:
-        raise Invalid(f"{field} must be one of {', '.join(values)}; got {value!r}", field=field)
-    return str(value)
-
-
-def _optional_choice(field: str, value: object, allowed: type[StrEnum]) -> str | None:
-    return None if value is None else _choice(field, value, allowed)
-
-
-def _int(field: str, value: object, low: int, high: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        message = f"{field} must be an integer from {low} to {high}; got {value!r}"
-        raise Invalid(message, field=field)
-    return value
-
-
-def _id(field: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise Invalid(f"{field} must be an integer id; got {value!r}", field=field)
-    return value
-
-
-def _aware(field: str, value: object) -> datetime:
-    if not isinstance(value, datetime):
-        raise Invalid(f"{field} must be a datetime", field=field)
-    if value.utcoffset() is None:
-        raise Invalid(f"{field} must include a UTC offset", field=field)
-    return to_naive_utc(value)
+def broadcast_refusal(view: HearingView) -> tuple[str, str] | None:
+    """Why ingest must refuse this hearing's broadcast, as (code, message); None if it may go
+    on air. Restriction first: a restricted case is never broadcast, approved or not."""
+    if view.case.restriction is not None:
+        return "restricted", _restricted_message(view.case)
+    if view.hearing.approved_at is None:
+        return "not_approved", f"hearing {view.hearing.id} has not been approved for broadcast"
+    return None
 
 
 def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
@@ -180,10 +170,12 @@ def _views_query() -> Select[Hearing, Case, Court, Courtroom]:
 
 
 def _public_filters() -> list[ColumnElement[bool]]:
+    # Keep in step with `courtcast.web.context.publicly_visible`.
     return [
         col(Hearing.public).is_(True),
         col(Case.restriction).is_(None),
         col(Hearing.status) != S.WITHDRAWN,
+        col(Hearing.approved_at).is_not(None),  # the court has not decided to show it yet
     ]
 
 
@@ -208,44 +200,23 @@ _ORDER_BY: dict[str, tuple[Any, ...]] = {
 }
 
 
-class Catalog:
-    def __init__(self, database_url: str) -> None:
-        self.engine: Engine = db.make_engine(database_url)
-
-    def migrate(self) -> None:
-        db.migrate(self.engine)
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session:
-            yield session
-
-    @staticmethod
-    def _get(session: Session, model: type[_M], ident: object, field: str | None = None) -> _M:
-        kind = model.__name__.lower()
-        found = session.get(model, _id(field or f"{kind}_id", ident))
-        if found is None:
-            prefix = f"{field}: " if field else ""
-            raise NotFound(f"{prefix}{kind} {ident} not found", field=field)
-        return found
-
-    def _get_one(self, model: type[_M], ident: int) -> _M:
-        with self._session() as session:
-            return self._get(session, model, ident)
-
-    @staticmethod
-    def _insert(session: Session, row: _M) -> _M:
-        session.add(row)
-        session.commit()
-        return row
+class Catalog(AccountsMixin, AuditMixin, CatalogBase):
+    """The catalog: hearings and their disclosure here; accounts, sessions and tokens in
+    `accounts.py`; the audit log in `audit.py`."""
 
     # --- writes -------------------------------------------------------------------------------
 
     def create_court(
-        self, *, name: str, level: str, region: str, parent_id: int | None = None, code: str = ""
+        self,
+        *,
+        name: str,
+        level: str,
+        region: str,
+        parent_id: int | None = None,
+        code: str = "",
+        retention_days: int | None = None,
+        default_profile: str | None = None,
+        timestamp_overlay: bool = False,
     ) -> Court:
         court = Court(
             name=_text(Court, "name", name),
@@ -253,9 +224,24 @@ class Catalog:
             region=_text(Court, "region", region),
             code=_text(Court, "code", code, required=False),
         )
+        _court_settings(court, retention_days, default_profile, timestamp_overlay)
         with self._session() as session:
             if parent_id is not None:
                 court.parent_id = self._get(session, Court, parent_id, "parent_id").id
+            return self._insert(session, court)
+
+    def update_court_settings(
+        self,
+        court_id: int,
+        *,
+        retention_days: int | None,
+        default_profile: str | None,
+        timestamp_overlay: bool,
+    ) -> Court:
+        """Set the court's retention period, default transcoding profile and overlay flag."""
+        with self._session() as session:
+            court = self._get(session, Court, court_id)
+            _court_settings(court, retention_days, default_profile, timestamp_overlay)
             return self._insert(session, court)
 
     def create_courtroom(self, *, court_id: int, name: str) -> Courtroom:
@@ -319,23 +305,25 @@ class Catalog:
         scheduled_end: datetime,
         public: bool = True,
         delay_seconds: int = 0,
-        profile: str = "passthrough",
+        profile: str | None = None,
+        noindex: bool = False,
     ) -> Hearing:
+        """A scheduled hearing, not yet approved. `profile` None takes the court's default
+        profile, or passthrough when the court has none."""
         start = _aware("scheduled_start", scheduled_start)
         end = _aware("scheduled_end", scheduled_end)
         if end <= start:
             raise Invalid("scheduled_end must be after scheduled_start", field="scheduled_end")
-        if not isinstance(public, bool):
-            raise Invalid("public must be true or false", field="public")
         hearing = Hearing(
             case_id=_id("case_id", case_id),
             courtroom_id=_id("courtroom_id", courtroom_id),
             scheduled_start=start,
             scheduled_end=end,
-            public=public,
+            public=_flag("public", public),
+            noindex=_flag("noindex", noindex),
             delay_seconds=_int("delay_seconds", delay_seconds, 0, MAX_DELAY_SECONDS),
-            profile=_choice("profile", profile, Profile),
-            stream_key=secrets.token_urlsafe(24),  # 32 URL-safe characters, 192 bits
+            profile=_optional_choice("profile", profile, Profile) or "",
+            stream_key=new_stream_key(),
             record_token=secrets.token_urlsafe(24),
         )
         with self._session() as session:
@@ -347,42 +335,108 @@ class Catalog:
                     f"not to court {case.court_id} of case {case.id}",
                     field="courtroom_id",
                 )
+            if not hearing.profile:
+                court = self._get(session, Court, case.court_id)
+                hearing.profile = court.default_profile or Profile.PASSTHROUGH.value
             return self._insert(session, hearing)
 
-    def create_token(self, *, role: str = "admin", label: str = "") -> str:
-        """A new API token; only its hash is stored, so the plaintext is returned once only."""
-        if not isinstance(role, str) or not _ROLE.fullmatch(role):
-            raise Invalid(f"role must be a lowercase word; got {role!r}", field="role")
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        label = _text(ApiToken, "label", label, required=False)
-        row = ApiToken(token_hash=token_hash(token), role=role, label=label)
-        with self._session() as session:
-            self._insert(session, row)
-        return token
+    # --- disclosure: approval, withdrawal, keys, retention ------------------------------------
 
-    def check_token(self, token: str) -> ApiToken | None:
-        """The token's row when it is known and not revoked."""
-        if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX):
-            return None
-        query = select(ApiToken).where(
-            col(ApiToken.token_hash) == token_hash(token), col(ApiToken.revoked_at).is_(None)
-        )
+    def approve_hearing(
+        self, hearing_id: int, *, account_id: int, at: datetime | None = None
+    ) -> Hearing:
+        """Approve the broadcast, recording who and when. Restricted (409 `restricted`) for a
+        restricted case; Conflict once ended or withdrawn. Approving again keeps the first."""
+        moment = to_naive_utc(at) if at is not None else utcnow()
         with self._session() as session:
-            return session.exec(query).first()
+            hearing = self._get(session, Hearing, hearing_id)
+            case = self._get(session, Case, hearing.case_id)
+            self._get(session, Account, account_id, "account_id")
+            if case.restriction is not None:
+                raise Restricted(_restricted_message(case))
+            if hearing.status in (S.ENDED, S.WITHDRAWN):
+                raise Conflict(f"hearing {hearing_id} is {hearing.status}: too late to approve")
+            if hearing.approved_at is None:
+                # Conditional, so two clerks approving at once both see the first approval.
+                session.exec(
+                    update(Hearing)
+                    .where(col(Hearing.id) == hearing_id, col(Hearing.approved_at).is_(None))
+                    .values(approved_at=moment, approved_by=account_id)
+                )
+                session.commit()
+            return self._get(session, Hearing, hearing_id)
 
-    def revoke_token(self, token: str) -> bool:
-        """Revoke a token; False when it is unknown or was revoked already."""
-        statement = (
-            update(ApiToken)
-            .where(
-                col(ApiToken.token_hash) == token_hash(token), col(ApiToken.revoked_at).is_(None)
+    def withdraw(self, hearing_id: int, *, reason: str, at: datetime | None = None) -> Hearing:
+        """Withdraw the hearing from the public (a court order): status WITHDRAWN with the
+        reason. Storage is the broadcaster's part (`BroadcastControl.withdraw`)."""
+        why = _text(Hearing, "withdrawn_reason", reason)
+        moment = to_naive_utc(at) if at is not None else utcnow()
+
+        def target(hearing: Hearing) -> str | None:
+            if hearing.status == S.WITHDRAWN:
+                return None
+            return S.WITHDRAWN
+
+        extra = {"withdrawn_reason": why, "withdrawn_at": moment}
+        return self._transition(hearing_id, target, moment, extra)
+
+    def rotate_stream_key(self, hearing_id: int) -> Hearing:
+        """A new stream key; the old one is refused from now on (a publisher already connected
+        is the broadcaster's to keep or drop)."""
+        with self._session() as session:
+            hearing = self._get(session, Hearing, hearing_id)
+            if hearing.status in (S.ENDED, S.WITHDRAWN):
+                raise Conflict(f"hearing {hearing_id} is {hearing.status}: its key has expired")
+            hearing.stream_key = new_stream_key()
+            return self._insert(session, hearing)
+
+    def replays_due_to_expire(self, now: datetime) -> list[Hearing]:
+        """Ended hearings whose court's retention period has passed since they ended (by
+        `ended_at`, else the scheduled end): to be withdrawn with RETENTION_REASON."""
+        moment = to_naive_utc(now)
+        ended = func.coalesce(col(Hearing.ended_at), col(Hearing.scheduled_end))
+        with self._session() as session:
+            periods = session.exec(
+                select(Court.retention_days)
+                .where(col(Court.retention_days).is_not(None))
+                .distinct()
             )
-            .values(revoked_at=utcnow())
-        )
+            # One query per distinct period (a handful), not per court.
+            conditions = [
+                and_(col(Court.retention_days) == days, ended < moment - timedelta(days=days))
+                for days in periods
+                if days is not None
+            ]
+            if not conditions:
+                return []
+            query = (
+                select(Hearing)
+                .join(Case, col(Case.id) == col(Hearing.case_id))
+                .join(Court, col(Court.id) == col(Case.court_id))
+                .where(col(Hearing.status) == S.ENDED, or_(*conditions))
+                .order_by(col(Hearing.id))
+            )
+            return list(session.exec(query))
+
+    def server_secret(self, name: str) -> bytes:
+        """A random 256-bit secret shared by every process on this catalog, made on first use."""
         with self._session() as session:
-            revoked = session.exec(statement).rowcount
-            session.commit()
-        return revoked > 0
+            found = session.get(ServerSecret, name)
+            if found is None:
+                try:
+                    found = self._insert(
+                        session, ServerSecret(name=name, value=secrets.token_hex(32))
+                    )
+                except IntegrityError:  # another process made it first
+                    session.rollback()
+                    found = self._get_secret(session, name)
+            return bytes.fromhex(found.value)
+
+    @staticmethod
+    def _get_secret(session: Session, name: str) -> ServerSecret:
+        found = session.get(ServerSecret, name)
+        assert found is not None
+        return found
 
     # --- hearing lifecycle (live pipeline) ----------------------------------------------------
 
@@ -422,10 +476,15 @@ class Catalog:
                 raise Conflict(f"hearing {hearing_id} is {hearing.status}, not withdrawn")
             return S.SCHEDULED if hearing.started_at is None else S.ENDED
 
-        return self._transition(hearing_id, target, at)
+        extra = {"withdrawn_reason": "", "withdrawn_at": None}
+        return self._transition(hearing_id, target, at, extra)
 
     def _transition(
-        self, hearing_id: int, target: Callable[[Hearing], str | None], at: datetime | None
+        self,
+        hearing_id: int,
+        target: Callable[[Hearing], str | None],
+        at: datetime | None,
+        extra: dict[str, Any] | None = None,
     ) -> Hearing:
         moment = to_naive_utc(at) if at is not None else utcnow()
         with self._session() as session:
@@ -438,13 +497,15 @@ class Catalog:
                 status = target(hearing)
                 if status is None:
                     return hearing
-                if self._compare_and_set(session, hearing, status, moment):
+                if self._compare_and_set(session, hearing, status, moment, extra or {}):
                     return self._get(session, Hearing, hearing_id)
         raise Conflict(f"hearing {hearing_id}: its status keeps changing, try again")
 
     @staticmethod
-    def _compare_and_set(session: Session, hearing: Hearing, status: str, at: datetime) -> bool:
-        values: dict[str, Any] = {"status": status}
+    def _compare_and_set(
+        session: Session, hearing: Hearing, status: str, at: datetime, extra: dict[str, Any]
+    ) -> bool:
+        values: dict[str, Any] = {"status": status, **extra}
         if status == S.LIVE and hearing.started_at is None:
             values["started_at"] = at
         running = hearing.status in (S.LIVE, S.INTERRUPTED)
@@ -497,15 +558,17 @@ class Catalog:
             session.commit()
 
     def segments(
-        self, hearing_id: int, *, rendition: str = "source", published_only: bool = False
+        self, hearing_id: int, *, rendition: str | None = "source", published_only: bool = False
     ) -> list[Segment]:
-        query = select(Segment).where(
-            col(Segment.hearing_id) == hearing_id, col(Segment.rendition) == rendition
-        )
+        """One rendition's segments in order; `rendition=None`: every rendition's, by name."""
+        query = select(Segment).where(col(Segment.hearing_id) == hearing_id)
+        if rendition is not None:
+            query = query.where(col(Segment.rendition) == rendition)
         if published_only:
             query = query.where(col(Segment.published_at).is_not(None))
         with self._session() as session:
-            return list(session.exec(query.order_by(col(Segment.sequence))))
+            ordered = query.order_by(col(Segment.rendition), col(Segment.sequence))
+            return list(session.exec(ordered))
 
     def next_sequence(self, hearing_id: int, rendition: str = "source") -> int:
         """The sequence number after the last stored one, or 0: a restarted pipeline goes on."""
@@ -595,12 +658,22 @@ class Catalog:
         case_type: str | None = None,
         cause: str | None = None,
         search: str | None = None,
+        court_ids: Collection[int] | None = None,
+        also_court_ids: Collection[int] = (),
     ) -> list[HearingView]:
         """Hearings with their case, court and courtroom. `public_only` leaves out hearings that
-        are not public, of restricted cases, or withdrawn. `start_from` <= start < `start_to`;
-        `region` matches its start ("北京市" finds "北京市 / 朝阳区"); `search` looks in title,
-        parties, case number and cause."""
-        filters: list[ColumnElement[bool]] = _public_filters() if public_only else []
+        are not public, not approved, of restricted cases, or withdrawn, except those of
+        `also_court_ids` (a clerk's own courts). `court_ids` keeps only these courts.
+        `start_from` <= start < `start_to`; `region` matches its start ("北京市" finds
+        "北京市 / 朝阳区"); `search` looks in title, parties, case number and cause."""
+        filters: list[ColumnElement[bool]] = []
+        if public_only and also_court_ids:
+            own = col(Case.court_id).in_(sorted(also_court_ids))
+            filters.append(or_(and_(*_public_filters()), own))
+        elif public_only:
+            filters += _public_filters()
+        if court_ids is not None:
+            filters.append(col(Case.court_id).in_(sorted(court_ids)))
         if statuses is not None:
             values = [_choice("statuses", status, HearingStatus) for status in statuses]
             filters.append(col(Hearing.status).in_(values))
@@ -710,6 +783,37 @@ class Catalog:
         if not path:
             raise NotFound(f"court {court_id} not found")
         return path
+
+    def cases(self, *, court_ids: Collection[int] | None = None, limit: int = 500) -> list[Case]:
+        """Cases (of these courts), the newest first: what a clerk schedules hearings for."""
+        query = select(Case).order_by(col(Case.id).desc()).limit(_int("limit", limit, 1, 5000))
+        if court_ids is not None:
+            query = query.where(col(Case.court_id).in_(sorted(court_ids)))
+        with self._session() as session:
+            return list(session.exec(query))
+
+    def courtrooms_of(self, court_ids: Collection[int] | None = None) -> list[Courtroom]:
+        """Courtrooms of these courts (all when None), by court then creation."""
+        query = select(Courtroom).order_by(col(Courtroom.court_id), col(Courtroom.id))
+        if court_ids is not None:
+            query = query.where(col(Courtroom.court_id).in_(sorted(court_ids)))
+        with self._session() as session:
+            return list(session.exec(query))
+
+    def indexable_hearings(self, limit: int = 50_000) -> list[tuple[int, datetime]]:
+        """(id, last change) of public hearings search engines may list (not `noindex`)."""
+        changed = func.coalesce(
+            col(Hearing.ended_at), col(Hearing.started_at), col(Hearing.created_at)
+        )
+        query = (
+            select(Hearing.id, changed)
+            .join(Case, col(Case.id) == col(Hearing.case_id))
+            .where(*_public_filters(), col(Hearing.noindex).is_(False))
+            .order_by(col(Hearing.id).desc())
+            .limit(limit)
+        )
+        with self._session() as session:
+            return [(int(hid or 0), moment) for hid, moment in session.exec(query)]
 
     def courtrooms(self, court_id: int) -> list[Courtroom]:
         query = (

@@ -15,20 +15,27 @@ from functools import partial
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
-from courtcast.catalog.models import ApiToken, Case, Court, Courtroom, HearingStatus, Profile
-from courtcast.catalog.service import HearingView
+from courtcast.catalog.models import Case, Court, Courtroom, HearingStatus
+from courtcast.catalog.service import Actor, HearingView
+from courtcast.web import actions
+from courtcast.web.actions import HEARING_ACTIONS, Who
+from courtcast.web.authz import allowed, require
 from courtcast.web.context import (
     PUBLIC_STATUSES,
+    client_ip,
     page_url,
     playback_url,
     publicly_visible,
     services,
     whip_url,
 )
+from courtcast.web.record import record_url
 from courtcast.web.wire import (
     MAX_ID,
     ApiError,
+    Body,
     invalid,
     iso,
     parse_time,
@@ -53,8 +60,9 @@ def _unauthorized(message: str, error: str | None = None) -> ApiError:
     return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": challenge})
 
 
-async def caller(request: web.Request) -> ApiToken | None:
-    """The token holder making the request, None when anonymous; 401 for a bad token."""
+async def caller(request: web.Request) -> Actor | None:
+    """The account whose token makes the request, None when anonymous; 401 for a token that is
+    unknown, revoked, or of a disabled account."""
     header = request.headers.get("Authorization")
     if header is None:
         return None
@@ -62,19 +70,18 @@ async def caller(request: web.Request) -> ApiToken | None:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise _unauthorized("Authorization must be 'Bearer TOKEN'", "invalid_request")
-    found = await asyncio.to_thread(services(request).catalog.check_token, token)
+    found = await asyncio.to_thread(services(request).catalog.token_actor, token)
     if found is None:
         raise _unauthorized("the token is invalid or revoked", "invalid_token")
     return found
 
 
-async def require_admin(request: web.Request) -> ApiToken:
+async def who(request: web.Request) -> Who:
+    """The signed-in caller of a write; 401 when anonymous."""
     found = await caller(request)
     if found is None:
         raise _unauthorized("this request needs 'Authorization: Bearer TOKEN'")
-    if found.role != "admin":
-        raise ApiError(403, "forbidden", f"role {found.role!r} may not do this")
-    return found
+    return Who(found, client_ip(request))
 
 
 # --- answers ------------------------------------------------------------------------------
@@ -95,6 +102,9 @@ def court_json(court: Court) -> dict[str, Any]:
         "region": court.region,
         "parent_id": court.parent_id,
         "code": court.code,
+        "retention_days": court.retention_days,
+        "default_profile": court.default_profile,
+        "timestamp_overlay": court.timestamp_overlay,
         "created_at": iso(court.created_at),
     }
 
@@ -126,6 +136,17 @@ def case_json(case: Case, *, private: bool) -> dict[str, Any]:
     return data
 
 
+async def hearing_answer(
+    request: web.Request, view: HearingView, actor: Actor | None
+) -> dict[str, Any]:
+    """The hearing as `actor` may see it: with ingest details and record_url for its court."""
+    private = allowed(actor, "hearing.read_private", view.court.id)
+    data = hearing_json(request, view, private=private)
+    if private:
+        data["record_url"] = await record_url(request, int(view.hearing.id or 0))
+    return data
+
+
 def hearing_json(request: web.Request, view: HearingView, *, private: bool) -> dict[str, Any]:
     hearing = view.hearing
     hid = int(hearing.id or 0)
@@ -142,6 +163,7 @@ def hearing_json(request: web.Request, view: HearingView, *, private: bool) -> d
         "public": hearing.public,
         "delay_seconds": hearing.delay_seconds,
         "profile": hearing.profile,
+        "noindex": hearing.noindex,
         "view_count": hearing.view_count,
         "playback_url": playback_url(services(request), hid),
         "page_url": page_url(request, hid),
@@ -155,25 +177,57 @@ def hearing_json(request: web.Request, view: HearingView, *, private: bool) -> d
         data["stream_key"] = hearing.stream_key
         data["rtmp_url"] = services(request).broadcasts.rtmp_url(hearing.stream_key, host)
         data["whip_url"] = whip_url(request, hid)
+        data["approved_at"] = iso(hearing.approved_at)
+        data["approved_by"] = hearing.approved_by
+        data["withdrawn_at"] = iso(hearing.withdrawn_at)
+        data["withdrawn_reason"] = hearing.withdrawn_reason
     return data
 
 
 # --- courts, courtrooms, cases ------------------------------------------------------------
 
 
+def _court_settings(body: Body, court: Court | None = None) -> dict[str, Any]:
+    """Retention, default profile and overlay from the body; absent fields keep `court`'s."""
+    def keep(name: str, value: Any) -> Any:
+        return value if name in body.data else getattr(court, name, None)
+
+    retention = body.data.get("retention_days")
+    return {
+        "retention_days": keep("retention_days",
+                               None if retention is None else body.integer("retention_days")),
+        "default_profile": keep("default_profile", body.optional_text("default_profile")),
+        "timestamp_overlay": bool(keep("timestamp_overlay",
+                                       body.flag("timestamp_overlay", default=False))),
+    }
+
+
 async def create_court(request: web.Request) -> web.Response:
-    await require_admin(request)
+    caller_ = await who(request)
     body = await read_json_object(request)
-    create = partial(
-        services(request).catalog.create_court,
+    court = await actions.create_court(
+        services(request),
+        caller_,
         name=body.text("name"),
         level=body.text("level"),
         region=body.text("region"),
         parent_id=body.optional_id("parent_id"),
         code=body.text("code", required=False),
+        **_court_settings(body),
     )
-    court = await asyncio.to_thread(create)
     return answer(court_json(court), status=201)
+
+
+async def update_court(request: web.Request) -> web.Response:
+    caller_ = await who(request)
+    court_id = path_id(request)
+    body = await read_json_object(request)
+    require(caller_.actor, "court.update", court_id)
+    court = await asyncio.to_thread(services(request).catalog.court, court_id)
+    updated = await actions.update_court(
+        services(request), caller_, court_id, **_court_settings(body, court)
+    )
+    return answer(court_json(updated))
 
 
 async def list_courts(request: web.Request) -> web.Response:
@@ -201,20 +255,20 @@ async def get_court(request: web.Request) -> web.Response:
 
 
 async def create_courtroom(request: web.Request) -> web.Response:
-    await require_admin(request)
+    caller_ = await who(request)
     body = await read_json_object(request)
-    court_id = body.integer("court_id")
-    name = body.text("name")
-    create = services(request).catalog.create_courtroom
-    room = await asyncio.to_thread(partial(create, court_id=court_id, name=name))
+    room = await actions.create_courtroom(
+        services(request), caller_, court_id=body.integer("court_id"), name=body.text("name")
+    )
     return answer(courtroom_json(room), status=201)
 
 
 async def create_case(request: web.Request) -> web.Response:
-    await require_admin(request)
+    caller_ = await who(request)
     body = await read_json_object(request)
-    create = partial(
-        services(request).catalog.create_case,
+    case = await actions.create_case(
+        services(request),
+        caller_,
         court_id=body.integer("court_id"),
         case_number=body.text("case_number"),
         title=body.text("title"),
@@ -225,90 +279,97 @@ async def create_case(request: web.Request) -> web.Response:
         restriction=body.optional_text("restriction"),
         restriction_reason=body.text("restriction_reason", required=False),
     )
-    case = await asyncio.to_thread(create)
     return answer(case_json(case, private=True), status=201)
 
 
 async def get_case(request: web.Request) -> web.Response:
     case_id = path_id(request)
-    token = await caller(request)
+    actor = await caller(request)
     case = await asyncio.to_thread(services(request).catalog.case, case_id)
-    if token is None and case.restriction is not None:
+    private = allowed(actor, "case.read_private", case.court_id)
+    if not private and case.restriction is not None:
         raise ApiError(404, "not_found", f"no case {case_id}")
-    return answer(case_json(case, private=token is not None), private=token is not None)
+    return answer(case_json(case, private=private), private=actor is not None)
 
 
 # --- hearings -----------------------------------------------------------------------------
 
 
 async def create_hearing(request: web.Request) -> web.Response:
-    await require_admin(request)
+    caller_ = await who(request)
     body = await read_json_object(request)
-    catalog = services(request).catalog
-    create_row = partial(
-        catalog.create_hearing,
+    view = await actions.create_hearing(
+        services(request),
+        caller_,
         case_id=body.integer("case_id"),
         courtroom_id=body.integer("courtroom_id"),
         scheduled_start=body.time("scheduled_start"),
         scheduled_end=body.time("scheduled_end"),
         public=body.flag("public", default=True),
         delay_seconds=body.integer("delay_seconds", required=False),
-        profile=body.text("profile", required=False, default=Profile.PASSTHROUGH.value),
+        profile=body.optional_text("profile"),  # None: the court's default profile
+        noindex=body.flag("noindex", default=False),
     )
-
-    def create() -> HearingView:
-        return catalog.hearing_view(int(create_row().id or 0))
-
-    view = await asyncio.to_thread(create)
-    return answer(hearing_json(request, view, private=True), status=201)
+    return answer(await hearing_answer(request, view, caller_.actor), status=201)
 
 
 async def get_hearing(request: web.Request) -> web.Response:
     hearing_id = path_id(request)
-    token = await caller(request)
+    actor = await caller(request)
     view = await asyncio.to_thread(services(request).catalog.hearing_view, hearing_id)
-    if token is None and not publicly_visible(view):
+    if not publicly_visible(view) and not allowed(actor, "hearing.read_private", view.court.id):
         raise ApiError(404, "not_found", f"no hearing {hearing_id}")  # existence is not public
-    private = token is not None
-    return answer(hearing_json(request, view, private=private), private=private)
+    data = await hearing_answer(request, view, actor)
+    return answer(data, private=actor is not None)
 
 
 async def list_hearings(request: web.Request) -> web.Response:
-    token = await caller(request)
-    query = _list_query(request, anonymous=token is None)
+    actor = await caller(request)
+    query = _list_query(request, actor)
     views: list[HearingView] = []
     if query["statuses"] != []:
         list_views = partial(services(request).catalog.hearing_views, **query)
         views = await asyncio.to_thread(list_views)
-    if token is None:
-        views = [v for v in views if publicly_visible(v)]
-    items = [hearing_json(request, v, private=token is not None) for v in views]
+    items = [
+        await hearing_answer(request, v, actor)
+        for v in views
+        if publicly_visible(v) or allowed(actor, "hearing.read_private", v.court.id)
+    ]
     data = {"items": items, "limit": query["limit"], "offset": query["offset"]}
-    return answer(data, private=token is not None)
+    return answer(data, private=actor is not None)
 
 
-async def end_hearing(request: web.Request) -> web.Response:
-    await require_admin(request)
-    hearing_id = path_id(request)
-    svc = services(request)
-    await asyncio.to_thread(svc.catalog.hearing, hearing_id)  # 404 before touching the pipeline
-    await svc.broadcasts.end_hearing(hearing_id)
-    view = await asyncio.to_thread(svc.catalog.hearing_view, hearing_id)
-    return answer(hearing_json(request, view, private=True))
+def hearing_action(action: str) -> Handler:
+    """POST /hearings/{id}/{action}: approve, cut, resume, end, withdraw, restore, rotate-key."""
+
+    async def handle(request: web.Request) -> web.Response:
+        caller_ = await who(request)
+        hearing_id = path_id(request)
+        reason = ""
+        if action == "withdraw":
+            reason = (await read_json_object(request)).text("reason")
+        view = await actions.hearing_action(
+            services(request), caller_, hearing_id, action, reason=reason
+        )
+        return answer(await hearing_answer(request, view, caller_.actor))
+
+    return handle
 
 
 # --- query parsing ------------------------------------------------------------------------
 
 
-def _list_query(request: web.Request, *, anonymous: bool) -> dict[str, Any]:
-    """Query parameters to `Catalog.hearing_views` arguments; the catalog checks the ranges."""
+def _list_query(request: web.Request, actor: Actor | None) -> dict[str, Any]:
+    """Query parameters to `Catalog.hearing_views` arguments; the catalog checks the ranges.
+    Administrators see every hearing, clerks the public ones and all of their own courts'."""
     q = request.query
     statuses = _statuses(q.getall("status", []))
-    if anonymous:  # withdrawn hearings are never listed publicly; [] means nothing to list
+    if actor is None:  # withdrawn hearings are never listed publicly; [] means nothing to list
         statuses = [s for s in (statuses or PUBLIC_STATUSES) if s in PUBLIC_STATUSES]
     return {
         "statuses": statuses,
-        "public_only": anonymous,
+        "public_only": actor is None or not actor.is_admin,
+        "also_court_ids": actor.court_ids if actor is not None else frozenset(),
         "court_id": _query_int(q, "court_id"),
         "courtroom_id": _query_int(q, "courtroom_id"),
         "court_level": q.get("court_level") or None,
@@ -354,10 +415,13 @@ def setup(app: web.Application) -> None:
     r.add_post(f"{PREFIX}/courts", create_court)
     r.add_get(f"{PREFIX}/courts", list_courts)
     r.add_get(PREFIX + r"/courts/{id:\d+}", get_court)
+    r.add_patch(PREFIX + r"/courts/{id:\d+}", update_court)
     r.add_post(f"{PREFIX}/courtrooms", create_courtroom)
     r.add_post(f"{PREFIX}/cases", create_case)
     r.add_get(PREFIX + r"/cases/{id:\d+}", get_case)
     r.add_post(f"{PREFIX}/hearings", create_hearing)
     r.add_get(f"{PREFIX}/hearings", list_hearings)
     r.add_get(PREFIX + r"/hearings/{id:\d+}", get_hearing)
-    r.add_post(PREFIX + r"/hearings/{id:\d+}/end", end_hearing)
+    for action in HEARING_ACTIONS:
+        path = PREFIX + r"/hearings/{id:\d+}/" + action.replace("_", "-")
+        r.add_post(path, hearing_action(action))

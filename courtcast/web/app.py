@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from courtcast.storage.base import StorageError
-from courtcast.web import api, errors, media, pages
+from courtcast.web import admin, api, clerk, errors, media, pages, record, seo, staff, whip
 from courtcast.web.assets import AssetError, ensure_vendor
 from courtcast.web.context import SERVICES
 from courtcast.web.render import CSP, JINJA, content_security_policy, make_env
@@ -24,8 +24,10 @@ async def healthz(_request: web.Request) -> web.Response:
 
 
 def _media_origin_sample(services: WebServices) -> str:
+    # A segment, not a playlist: with a private bucket playlists come from the portal itself
+    # while segments come from the bucket, whose origin the CSP must allow.
     try:
-        return services.storage.public_url("public/0/master.m3u8")
+        return services.storage.public_url("public/0/source/000000.m4s")
     except StorageError:
         return ""
 
@@ -44,8 +46,13 @@ def create_app(services: WebServices) -> web.Application:
     app.router.add_get("/healthz", healthz)
     api.setup(app)
     pages.setup(app)
+    for module in (staff, clerk, admin, record, seo):  # issue 4: staff pages, record, SEO
+        module.setup(app)
+    whip.setup(app)  # issue 6: WHIP ingest, WHEP monitor, publish/monitor pages
     media_dir = services.config.media_dir
     if media_dir is not None and services.config.public_media_url is None:
         media.setup(app, media_dir)
+    elif services.storage.portal_serves_playlists:
+        media.setup_signed_playlists(app, services.storage)
     app.router.add_static("/static/", STATIC_DIR)
     return app

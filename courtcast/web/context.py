@@ -24,12 +24,20 @@ def services(request: web.Request) -> WebServices:
 
 
 def publicly_visible(view: HearingView) -> bool:
-    """Shown to anonymous viewers: public, its case not restricted, not withdrawn."""
+    """Shown to anonymous viewers: public, approved, its case not restricted, not withdrawn
+    (the same rule as the catalog's public filters)."""
     return (
         view.hearing.public
+        and view.hearing.approved_at is not None
         and view.case.restriction is None
         and view.hearing.status in PUBLIC_STATUSES
     )
+
+
+def client_ip(request: web.Request) -> str:
+    """The peer address, for the audit log and sign-in throttling. Forwarded headers are not
+    trusted: anyone can send them."""
+    return (request.remote or "")[:64]
 
 
 def origin(request: web.Request) -> str:

@@ -14,12 +14,20 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from courtcast.catalog.service import CatalogError
+from courtcast.web.authz import Denied
 from courtcast.web.render import render
 from courtcast.web.wire import ApiError
 
 log = logging.getLogger(__name__)
 
-CATALOG_STATUS = {"not_found": 404, "conflict": 409, "invalid": 400}
+CATALOG_STATUS = {
+    "not_found": 404,
+    "conflict": 409,
+    "restricted": 409,
+    "invalid": 400,
+    "invalid_login": 401,
+    "throttled": 429,
+}
 HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -33,7 +41,19 @@ HTTP_CODES = {
 }
 KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
 # Paths that keep aiohttp's plain answers: files, where an HTML page would be noise.
-PLAIN_PREFIXES = ("/static/", "/media/")
+PLAIN_PREFIXES = ("/static/", "/media/", "/record/")
+
+
+class PageError(Exception):
+    """A portal page answers with the error page: `kind` picks its text (see error.html)."""
+
+    def __init__(
+        self, status: int, kind: str, *, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(kind)
+        self.status = status
+        self.kind = kind
+        self.headers = dict(headers or {})
 
 
 def json_error(
@@ -67,6 +87,8 @@ async def _api(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except ApiError as exc:
         return json_error(exc.status, exc.code, exc.message, field=exc.field, headers=exc.headers)
+    except Denied as exc:
+        return json_error(403, "forbidden", exc.message)
     except CatalogError as exc:
         status = CATALOG_STATUS.get(exc.code, 400)
         return json_error(status, exc.code, exc.message, field=exc.field)
@@ -81,20 +103,29 @@ async def _api(request: web.Request, handler: Handler) -> web.StreamResponse:
         return json_error(500, "internal", "internal server error")
 
 
-def _error_page(request: web.Request, status: int) -> web.StreamResponse:
-    return render(request, "error.html", status=status, status_code=status)
+def _error_page(
+    request: web.Request, status: int, kind: str = "", headers: Mapping[str, str] | None = None
+) -> web.StreamResponse:
+    response = render(request, "error.html", status=status, status_code=status, kind=kind)
+    response.headers.update(headers or {})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 async def _portal(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except web.HTTPException as exc:
-        if exc.status not in (404, 405):
+        if exc.status not in (400, 403, 404, 405):
             raise
         return _error_page(request, exc.status)
+    except PageError as exc:
+        return _error_page(request, exc.status, exc.kind, exc.headers)
+    except Denied:
+        return _error_page(request, 403, "forbidden")
     except Exception as exc:
-        if isinstance(exc, CatalogError) and exc.code == "not_found":
-            return _error_page(request, 404)
+        if isinstance(exc, CatalogError) and exc.code in ("not_found", "invalid"):
+            return _error_page(request, CATALOG_STATUS[exc.code])
         log.exception("page failed: %s %s", request.method, request.path)
         return _error_page(request, 500)
 

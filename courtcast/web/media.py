@@ -1,4 +1,5 @@
-"""Serving local (file://) storage's public media when no CDN or bucket URL is configured.
+"""Serving local (file://) storage's public media when no CDN or bucket URL is configured,
+and, for a private S3 bucket, the public playlists with presigned media URIs.
 
 Files go out with aiohttp's FileResponse (sendfile, Range support). Only `public/` is exposed:
 the court's complete record (`record/`) and in-flight temporary files never are.
@@ -11,9 +12,12 @@ from pathlib import Path, PurePosixPath
 
 from aiohttp import web
 
-from courtcast.storage.base import IMMUTABLE, LIVE_PLAYLIST
+from courtcast.storage.base import IMMUTABLE, LIVE_PLAYLIST, ObjectNotFound, Storage, StorageError
 
 MEDIA_ROOT = web.AppKey("courtcast_media_root", Path)
+PLAYLIST_STORAGE = web.AppKey("courtcast_playlist_storage", Storage)
+# Presigned URLs inside go stale: never cached by a shared cache, briefly by the player.
+SIGNED_PLAYLIST_CACHE = "private, max-age=1"
 
 CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
@@ -87,6 +91,29 @@ async def media_preflight(request: web.Request) -> web.Response:
         "Access-Control-Max-Age": "86400",
     }
     return web.Response(status=204, headers=headers)
+
+
+async def serve_signed_playlist(request: web.Request) -> web.Response:
+    """Private bucket: a public playlist with its media URIs presigned (storage/signing.py)."""
+    relative = _safe_relative(request.match_info["path"])
+    if relative is None or relative.suffix.lower() != ".m3u8":
+        raise web.HTTPNotFound(headers=CORS)
+    try:
+        body = await request.app[PLAYLIST_STORAGE].viewer_playlist(str(relative))
+    except ObjectNotFound:
+        raise web.HTTPNotFound(headers=CORS) from None
+    except StorageError:
+        raise web.HTTPServiceUnavailable(headers={**CORS, "Retry-After": "2"}) from None
+    headers = {**CORS, "Content-Type": CONTENT_TYPES[".m3u8"],
+               "Cache-Control": SIGNED_PLAYLIST_CACHE}
+    return web.Response(body=body, headers=headers)
+
+
+def setup_signed_playlists(app: web.Application, storage: Storage) -> None:
+    """Playlists from the portal, segments straight from the bucket by presigned URL."""
+    app[PLAYLIST_STORAGE] = storage
+    app.router.add_get("/media/{path:.+}", serve_signed_playlist)
+    app.router.add_route("OPTIONS", "/media/{path:.+}", media_preflight)
 
 
 def setup(app: web.Application, media_dir: Path) -> None:

@@ -96,7 +96,7 @@ async def hearing_page(request: web.Request) -> web.Response:
         return view
 
     view = await asyncio.to_thread(load)
-    return render(
+    response = render(
         request,
         "hearing.html",
         view=view,
@@ -105,6 +105,9 @@ async def hearing_page(request: web.Request) -> web.Response:
         start_time=_start_time(request),
         poll_seconds=STATUS_POLL_SECONDS,
     )
+    if view.hearing.noindex:  # also for crawlers that do not read the page's meta tag
+        response.headers["X-Robots-Tag"] = "noindex"
+    return response
 
 
 @dataclass

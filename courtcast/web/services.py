@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from courtcast.catalog.service import Catalog
 from courtcast.config import Config
 from courtcast.storage.base import Storage
 
+if TYPE_CHECKING:  # aiortc loads only where WebRTC is used
+    from courtcast.ingest.whip.gateway import WebRtcGateway
+
 
 class BroadcastControl(Protocol):
-    """The live pipeline as the API drives it (implemented next to ingest/transcoding)."""
+    """The live pipeline as the API and the clerk pages drive it (`courtcast.broadcast`).
+
+    The web checks the actor's rights and the hearing's status first, and records the action in
+    the audit log after the call returns. For `cut`, `resume` and `end_hearing` the pipeline sets
+    the catalog status; for `withdraw` and `restore` the web has already changed the catalog
+    (so the portal and API hide or show the hearing at once) and the pipeline does storage.
+    """
 
     async def end_hearing(self, hearing_id: int) -> None:
         """Finalise the public playlists (EXT-X-ENDLIST) and mark the hearing ended."""
@@ -50,3 +59,4 @@ class WebServices:
     catalog: Catalog
     storage: Storage
     broadcasts: BroadcastControl
+    webrtc: WebRtcGateway | None = None  # WHIP ingest and WHEP monitors (None: off)

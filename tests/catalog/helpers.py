@@ -40,8 +40,16 @@ def make_world(catalog: Catalog) -> World:
 
 
 def add_hearing(
-    catalog: Catalog, world: World, start: datetime = NOW, hours: float = 2, **extra: object
+    catalog: Catalog,
+    world: World,
+    start: datetime = NOW,
+    hours: float = 2,
+    *,
+    approved: bool = True,
+    **extra: object,
 ) -> int:
+    """A hearing of the world's case; approved by the built-in administrator unless `approved`
+    is False or the case is restricted (which can never be approved)."""
     hearing = catalog.create_hearing(
         case_id=world.case_id,
         courtroom_id=world.room_id,
@@ -50,6 +58,8 @@ def add_hearing(
         **extra,  # type: ignore[arg-type]
     )
     assert hearing.id is not None
+    if approved and catalog.case(world.case_id).restriction is None:
+        catalog.approve_hearing(hearing.id, account_id=catalog.builtin_admin().id or 0)
     return hearing.id
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, MetaData, String, inspect, text
 from sqlmodel import SQLModel
 
 from courtcast.catalog import db
-from courtcast.catalog.service import Catalog
+from courtcast.catalog.service import Catalog, token_hash
 from tests.catalog.helpers import run_in_threads
 from tests.postgres import throwaway_database
 
@@ -136,3 +136,40 @@ def _kind(diff: object) -> str:
     first = diff[0] if isinstance(diff, list) else diff
     assert isinstance(first, tuple)
     return str(first[0])
+
+
+def test_upgrade_from_0001_keeps_data_and_gives_old_tokens_an_account(database_url: str) -> None:
+    """A catalog made before accounts: its replay stays public and its token keeps working."""
+    engine = db.make_engine(database_url)
+    db.migrate(engine, "0001")
+    with engine.begin() as connection:
+        for statement in _REVISION_0001_ROWS:
+            connection.execute(text(statement))
+    db.migrate(engine)
+    assert schema_differences(engine) == []
+    engine.dispose()
+    catalog = Catalog(database_url)
+    (view,) = catalog.hearing_views()  # approved at its creation by the migration
+    assert view.hearing.approved_at is not None and view.hearing.approved_by is None
+    assert len(catalog.segments(view.hearing.id or 0)) == 1
+    actor = catalog.token_actor("cc_old")
+    assert actor is not None and actor.username == "builtin-admin" and actor.is_admin
+    catalog.close()
+
+
+_NOW = "'2026-03-02 09:00:00'"
+_REVISION_0001_ROWS = [
+    f"INSERT INTO court (name, level, region, code, created_at) VALUES ('c', 'basic', 'r', '', "
+    f"{_NOW})",
+    f"INSERT INTO courtroom (court_id, name, created_at) VALUES (1, 'r', {_NOW})",
+    'INSERT INTO "case" (court_id, case_number, title, case_type, cause, parties, judges, '
+    f"restriction_reason, created_at) VALUES (1, 'n', 't', 'civil', 'c', '', '', '', {_NOW})",
+    "INSERT INTO hearing (case_id, courtroom_id, scheduled_start, scheduled_end, public, status, "
+    "stream_key, record_token, delay_seconds, profile, view_count, created_at) VALUES "
+    f"(1, 1, {_NOW}, {_NOW}, true, 'ended', 'k', 't', 0, 'passthrough', 0, {_NOW})",
+    "INSERT INTO segment (hearing_id, rendition, sequence, uri, init_uri, duration, "
+    "program_date_time, discontinuity, size, created_at) VALUES "
+    f"(1, 'source', 0, 'a.m4s', 'i.mp4', 2.0, {_NOW}, false, 1, {_NOW})",
+    "INSERT INTO apitoken (token_hash, role, label, created_at) VALUES "
+    f"('{token_hash('cc_old')}', 'admin', '', {_NOW})",
+]

@@ -19,14 +19,33 @@ from courtcast.web.services import WebServices
 
 @dataclass
 class FakeBroadcasts:
-    """Stands in for the live pipeline: records what the API asked of it."""
+    """Stands in for the live pipeline: records what the API asked of it and changes the catalog
+    status as the real one does."""
 
     catalog: Catalog
     ended: list[int] = field(default_factory=list)
+    calls: list[tuple[str, int]] = field(default_factory=list)
 
     async def end_hearing(self, hearing_id: int) -> None:
         self.ended.append(hearing_id)
+        self.calls.append(("end", hearing_id))
         self.catalog.set_status(hearing_id, "ended")
+
+    async def cut(self, hearing_id: int) -> None:
+        self.calls.append(("cut", hearing_id))
+        self.catalog.set_status(hearing_id, "interrupted")
+
+    async def resume(self, hearing_id: int) -> None:
+        self.calls.append(("resume", hearing_id))
+        self.catalog.set_status(hearing_id, "live")
+
+    async def withdraw(self, hearing_id: int) -> None:
+        assert self.catalog.hearing(hearing_id).status == "withdrawn"  # the catalog went first
+        self.calls.append(("withdraw", hearing_id))
+
+    async def restore(self, hearing_id: int) -> None:
+        assert self.catalog.hearing(hearing_id).status != "withdrawn"
+        self.calls.append(("restore", hearing_id))
 
     def rtmp_url(self, stream_key: str, request_host: str) -> str:
         return f"rtmp://{request_host}:1935/live/{stream_key}"
@@ -95,6 +114,7 @@ def auth(token: str) -> dict[str, str]:
 
 
 def _hearing(catalog: Catalog, case: int, room: int, start: datetime, **extra: object) -> int:
+    """A hearing, approved unless its case is restricted (which can never be approved)."""
     hearing = catalog.create_hearing(
         case_id=case,
         courtroom_id=room,
@@ -103,6 +123,8 @@ def _hearing(catalog: Catalog, case: int, room: int, start: datetime, **extra: o
         **extra,  # type: ignore[arg-type]
     )
     assert hearing.id is not None
+    if catalog.case(case).restriction is None:
+        catalog.approve_hearing(hearing.id, account_id=catalog.builtin_admin().id or 0)
     return hearing.id
 
 
@@ -154,3 +176,44 @@ def seed(catalog: Catalog) -> Seed:
         private=_hearing(catalog, case.id, room.id, now + timedelta(hours=1), public=False),
         restricted=_hearing(catalog, secret.id, room.id, now + timedelta(hours=1)),
     )
+
+
+PASSWORD = "a long enough password"
+
+
+@dataclass
+class Staff:
+    """Accounts around the seed's court: a token and a signed-in session for each."""
+
+    admin: int
+    clerk: int  # clerk of seed.court, may approve
+    plain_clerk: int  # clerk of seed.court without the approval right
+    other_clerk: int  # clerk of the child court only (assignment does not cover children)
+    tokens: dict[str, str]
+    cookies: dict[str, str]
+    csrf: dict[str, str]
+
+
+def _account(catalog: Catalog, name: str, role: str, courts: list[int], approve: bool) -> int:
+    account = catalog.create_account(username=name, role=role, password=PASSWORD,
+                                     court_ids=courts, can_approve=approve)
+    assert account.id is not None
+    return account.id
+
+
+@pytest.fixture
+def staff(catalog: Catalog, seed: Seed) -> Staff:
+    ids = {
+        "admin": _account(catalog, "admin.zhao", "admin", [], False),
+        "clerk": _account(catalog, "clerk.li", "clerk", [seed.court], True),
+        "plain_clerk": _account(catalog, "clerk.sun", "clerk", [seed.court], False),
+        "other_clerk": _account(catalog, "clerk.wang", "clerk", [seed.child_court], True),
+    }
+    tokens = {name: catalog.create_token(account_id=i, label=name) for name, i in ids.items()}
+    cookies = {name: catalog.open_session(i) for name, i in ids.items()}
+    csrf: dict[str, str] = {}
+    for name, cookie in cookies.items():
+        signed = catalog.session_actor(cookie)
+        assert signed is not None
+        csrf[name] = signed.csrf_token
+    return Staff(tokens=tokens, cookies=cookies, csrf=csrf, **ids)

@@ -316,3 +316,62 @@ async def test_healthz(client: Client) -> None:
     response = await client.get("/healthz")
     assert response.status == 200
     assert await response.json() == {"status": "ok"}
+
+
+# --- disclosure controls ------------------------------------------------------------------
+
+
+async def test_approve_cut_resume_withdraw_restore(
+    client: Client, auth: dict[str, str], seed: Seed, broadcasts: FakeBroadcasts
+) -> None:
+    made = await create_hearing_chain(client, auth)
+    hid = made["hearing"]["id"]
+    assert made["hearing"]["approved_at"] is None
+    assert (await client.get(f"/api/v1/hearings/{hid}")).status == 404  # not approved: hidden
+    approved = await post(client, f"/api/v1/hearings/{hid}/approve", None, auth, 200)
+    assert approved["approved_at"].endswith("+00:00") and approved["approved_by"]
+    assert (await client.get(f"/api/v1/hearings/{hid}")).status == 200
+    conflict = await post(client, f"/api/v1/hearings/{hid}/cut", None, auth, 409)
+    assert_error(conflict, "conflict")
+    broadcasts.catalog.set_status(hid, "live")
+    assert (await post(client, f"/api/v1/hearings/{hid}/cut", None, auth, 200))["status"] == (
+        "interrupted")
+    assert (await post(client, f"/api/v1/hearings/{hid}/resume", None, auth, 200))["status"] == (
+        "live")
+    missing = await post(client, f"/api/v1/hearings/{hid}/withdraw", {}, auth, 400)
+    assert_error(missing, "invalid", field="reason")
+    withdrawn = await post(client, f"/api/v1/hearings/{hid}/withdraw",
+                           {"reason": "court order 17"}, auth, 200)
+    assert (withdrawn["status"], withdrawn["withdrawn_reason"]) == ("withdrawn", "court order 17")
+    assert (await client.get(f"/api/v1/hearings/{hid}")).status == 404
+    listed = await (await client.get("/api/v1/hearings?q=买卖合同纠纷")).json()
+    assert hid not in [item["id"] for item in listed["items"]]
+    restored = await post(client, f"/api/v1/hearings/{hid}/restore", None, auth, 200)
+    assert restored["status"] == "ended" and restored["withdrawn_reason"] == ""
+    assert [name for name, _ in broadcasts.calls] == ["cut", "resume", "withdraw", "restore"]
+
+
+async def test_court_settings_and_profile_default(client: Client, auth: dict[str, str]) -> None:
+    court = await post(client, "/api/v1/courts", {
+        "name": "上海知识产权法院", "level": "special", "region": "上海市", "retention_days": 365,
+        "default_profile": "ladder", "timestamp_overlay": True}, auth, 201)
+    assert (court["retention_days"], court["default_profile"], court["timestamp_overlay"]) == (
+        365, "ladder", True)
+    patched = await client.patch(f"/api/v1/courts/{court['id']}", json={"retention_days": None},
+                                 headers=auth)
+    data = await patched.json()
+    assert patched.status == 200, data
+    assert (data["retention_days"], data["default_profile"]) == (None, "ladder")  # others kept
+    room = await post(client, "/api/v1/courtrooms", {"court_id": court["id"], "name": "一"},
+                      auth, 201)
+    case = await post(client, "/api/v1/cases", {
+        "court_id": court["id"], "case_number": "(2026)沪73知民初1号", "title": "t",
+        "case_type": "civil", "cause": "patent"}, auth, 201)
+    hearing = await post(client, "/api/v1/hearings", {
+        "case_id": case["id"], "courtroom_id": room["id"], "scheduled_start": START,
+        "scheduled_end": END, "noindex": True}, auth, 201)
+    assert (hearing["profile"], hearing["noindex"]) == ("ladder", True)
+    bad = await client.patch(f"/api/v1/courts/{court['id']}", json={"retention_days": 0},
+                             headers=auth)
+    assert bad.status == 400
+    assert_error(await bad.json(), "invalid", field="retention_days")

@@ -1,0 +1,238 @@
+"""WHIP ingest and WHEP monitoring over HTTP (RFC 9725), and the clerks' pages that use them.
+
+- `POST /api/v1/hearings/{id}/whip` (`Authorization: Bearer STREAM_KEY`, an SDP offer) answers
+  201 with the SDP answer, `Location` (the session, for `DELETE`) and `ETag`;
+- `POST /api/v1/hearings/{id}/whep` (the stream key or an admin API token) starts a monitor;
+- `/hearings/{id}/publish` and `/hearings/{id}/monitor` are the browser pages.
+
+A court's own web page may publish: every answer carries CORS headers (bearer tokens, no
+cookies, so any origin is safe) and OPTIONS answers the preflight. Trickle ICE and ICE restarts
+(PATCH) are not offered: clients send complete offers, which browsers and OBS do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Final
+
+from aiohttp import web
+
+from courtcast.catalog.service import CatalogError, HearingView
+from courtcast.ingest.publish import PublishRefused
+from courtcast.ingest.whip.gateway import Answer, GatewayError, WebRtcGateway
+from courtcast.ingest.whip.sdp import MAX_SDP_BYTES, SdpError
+from courtcast.web.context import publicly_visible, services
+from courtcast.web.errors import json_error
+from courtcast.web.render import render
+from courtcast.web.wire import MAX_ID, ApiError, path_id
+
+API = r"/api/v1/hearings/{id:\d+}"
+SDP_TYPE: Final = "application/sdp"
+CODECS: Final = ("auto", "h264", "vp8")
+CORS: Final = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "Location, ETag, Link",
+}
+_REFUSAL_STATUS: Final = {"unknown_key": 401, "busy": 409}
+_GATEWAY_STATUS: Final = {GatewayError.NOT_LIVE: 409, GatewayError.FULL: 503,
+                          GatewayError.UNAVAILABLE: 503}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(401, "unauthorized", message,
+                    headers={"WWW-Authenticate": 'Bearer realm="courtcast"'})
+
+
+def _gateway(request: web.Request) -> WebRtcGateway:
+    gateway = services(request).webrtc
+    if gateway is None:
+        raise ApiError(503, "unavailable", "WebRTC is not enabled on this server")
+    return gateway
+
+
+def _bearer(request: web.Request) -> str:
+    scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("send the stream key as 'Authorization: Bearer STREAM_KEY'")
+    return token.strip()
+
+
+async def _offer(request: web.Request) -> bytes:
+    content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if content_type != SDP_TYPE:
+        raise ApiError(415, "unsupported_media_type",
+                       f"the offer must be sent as Content-Type: {SDP_TYPE}")
+    body = await request.content.read(MAX_SDP_BYTES + 1)
+    if len(body) > MAX_SDP_BYTES:
+        raise ApiError(413, "too_large", f"the SDP offer is larger than {MAX_SDP_BYTES} bytes")
+    if not body.strip():
+        raise ApiError(400, "bad_sdp", "the request has no SDP offer")
+    return body
+
+
+async def _stream_key(request: web.Request, hearing_id: int) -> str | None:
+    def load() -> str | None:
+        try:
+            return services(request).catalog.hearing(hearing_id).stream_key
+        except CatalogError:
+            return None
+
+    return await asyncio.to_thread(load)
+
+
+def _created(request: web.Request, answer: Answer, links: list[str]) -> web.Response:
+    response = web.Response(status=201, text=answer.sdp, content_type=SDP_TYPE)
+    response.headers["Location"] = f"{request.path}/{answer.session_id}"
+    response.headers["ETag"] = answer.etag
+    response.headers["Cache-Control"] = "no-store"
+    for link in links:
+        response.headers.add("Link", link)
+    return response
+
+
+@contextlib.contextmanager
+def _as_http_errors() -> Iterator[None]:
+    """What the gateway refuses, as RFC 9725 status codes."""
+    try:
+        yield
+    except SdpError as exc:
+        raise ApiError(400, "bad_sdp", str(exc)) from exc
+    except PublishRefused as exc:
+        raise ApiError(_REFUSAL_STATUS.get(exc.code, 403), exc.code, exc.message) from exc
+    except GatewayError as exc:
+        retry = {"Retry-After": "30"} if exc.code == GatewayError.FULL else {}
+        raise ApiError(_GATEWAY_STATUS.get(exc.code, 400), exc.code, exc.message,
+                       headers=retry) from exc
+
+
+# --- WHIP ----------------------------------------------------------------------------------------
+
+
+async def whip_post(request: web.Request) -> web.StreamResponse:
+    hearing_id = path_id(request)
+    gateway = _gateway(request)
+    key = _bearer(request)
+    body = await _offer(request)
+    expected = await _stream_key(request, hearing_id)
+    # Unknown hearing and wrong key look alike: the answer must not reveal which hearings exist.
+    if expected is None or not hmac.compare_digest(expected.encode(), key.encode()):
+        raise _unauthorized(f"this is not the stream key of hearing {hearing_id}")
+    with _as_http_errors():
+        answer = await gateway.publish(hearing_id, key, request.remote or "?", body)
+    return _created(request, answer, gateway.settings.ice.link_headers())
+
+
+async def whip_delete(request: web.Request) -> web.StreamResponse:
+    gateway = _gateway(request)
+    if not await gateway.unpublish(path_id(request), request.match_info["session"]):
+        raise ApiError(404, "not_found", "no such WHIP session (it may have ended already)")
+    return web.Response(status=200, headers={"Cache-Control": "no-store"})
+
+
+# --- WHEP ----------------------------------------------------------------------------------------
+
+
+async def _may_monitor(request: web.Request, hearing_id: int, token: str) -> None:
+    """The hearing's stream key (the clerk has it) or an admin API token."""
+    expected = await _stream_key(request, hearing_id)
+    if expected is not None and hmac.compare_digest(expected.encode(), token.encode()):
+        return
+    found = await asyncio.to_thread(services(request).catalog.check_token, token)
+    if found is None or found.role != "admin":
+        raise _unauthorized("monitoring needs the hearing's stream key or an admin token")
+
+
+async def whep_post(request: web.Request) -> web.StreamResponse:
+    hearing_id = path_id(request)
+    gateway = _gateway(request)
+    token = _bearer(request)
+    body = await _offer(request)
+    await _may_monitor(request, hearing_id, token)
+    with _as_http_errors():
+        answer = await gateway.play(hearing_id, request.remote or "?", body)
+    return _created(request, answer, gateway.settings.ice.link_headers())
+
+
+async def whep_delete(request: web.Request) -> web.StreamResponse:
+    gateway = _gateway(request)
+    if not await gateway.stop_playing(path_id(request), request.match_info["session"]):
+        raise ApiError(404, "not_found", "no such WHEP session (it may have ended already)")
+    return web.Response(status=200, headers={"Cache-Control": "no-store"})
+
+
+# --- method dispatch and CORS -------------------------------------------------------------------
+
+
+async def _no_trickle(_request: web.Request) -> web.StreamResponse:
+    raise ApiError(405, "method_not_allowed", "trickle ICE and ICE restarts are not supported: "
+                   "send a complete offer in a new POST", headers={"Allow": "DELETE, OPTIONS"})
+
+
+def _resource(methods: dict[str, Handler]) -> Handler:
+    """One handler for every method of a resource: dispatch, 405 with Allow, CORS, errors."""
+    allow = ", ".join([*(m for m in methods if m != "PATCH"), "OPTIONS"])
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            if request.method == "OPTIONS":
+                response: web.StreamResponse = web.Response(status=204, headers={
+                    "Allow": allow, "Accept-Post": SDP_TYPE,
+                    "Access-Control-Allow-Methods": allow,
+                    "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
+                    "Access-Control-Max-Age": "600"})
+            elif request.method in methods:
+                response = await methods[request.method](request)
+            else:
+                raise ApiError(405, "method_not_allowed",
+                               f"{request.method} is not allowed here", headers={"Allow": allow})
+        except ApiError as exc:
+            response = json_error(exc.status, exc.code, exc.message, headers=exc.headers)
+        response.headers.update(CORS)
+        return response
+
+    return handle
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+async def _page_view(request: web.Request) -> HearingView:
+    hearing_id = int(request.match_info["id"])
+    if hearing_id > MAX_ID:
+        raise web.HTTPNotFound()
+    return await asyncio.to_thread(services(request).catalog.hearing_view, hearing_id)
+
+
+def _page(template: str, protocol: str) -> Handler:
+    """The publish or monitor page; the key is typed in, never part of the page or URL."""
+
+    async def page(request: web.Request) -> web.StreamResponse:
+        view = await _page_view(request)
+        codec = request.query.get("codec", "auto").lower()
+        response = render(
+            request, template, view=view, hearing_id=view.hearing.id,
+            # The case is named only where the public may see it; these pages are not guarded.
+            title=view.case.title if publicly_visible(view) else None,
+            codec=codec if codec in CODECS else "auto", codecs=CODECS,
+            endpoint=f"/api/v1/hearings/{view.hearing.id}/{protocol}")
+        response.headers["X-Robots-Tag"] = "noindex"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return page
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_route("*", f"{API}/whip", _resource({"POST": whip_post}))
+    r.add_route("*", f"{API}/whip/{{session}}",
+                _resource({"DELETE": whip_delete, "PATCH": _no_trickle}))
+    r.add_route("*", f"{API}/whep", _resource({"POST": whep_post}))
+    r.add_route("*", f"{API}/whep/{{session}}",
+                _resource({"DELETE": whep_delete, "PATCH": _no_trickle}))
+    r.add_get(r"/hearings/{id:\d+}/publish", _page("publish.html", "whip"))
+    r.add_get(r"/hearings/{id:\d+}/monitor", _page("monitor.html", "whep"))
