@@ -33,6 +33,7 @@ def live_hearing_id(catalog: Catalog, seeded_id: int) -> int:
         scheduled_end=(now + timedelta(hours=3)).replace(tzinfo=UTC),
     )
     assert fresh.id is not None
+    catalog.approve_hearing(fresh.id, account_id=catalog.builtin_admin().id or 0)
     return fresh.id
 
 

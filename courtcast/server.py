@@ -14,6 +14,7 @@ from courtcast.broadcast.broadcaster import Broadcaster
 from courtcast.catalog.service import Catalog
 from courtcast.config import Config
 from courtcast.ingest.rtmp.server import RtmpServer
+from courtcast.ingest.whip.gateway import GatewaySettings, WebRtcGateway
 from courtcast.storage.factory import open_storage
 from courtcast.web.app import create_app
 from courtcast.web.services import WebServices
@@ -42,13 +43,17 @@ class CourtCast:
             handshake_timeout=config.handshake_timeout,
             idle_timeout=config.idle_timeout,
         )
-        app = create_app(WebServices(config, self.catalog, self.storage, self.broadcaster))
+        self.webrtc = WebRtcGateway(self.broadcaster, self.broadcaster,
+                                    GatewaySettings.from_config(config))
+        app = create_app(WebServices(config, self.catalog, self.storage, self.broadcaster,
+                                     self.webrtc))
         app.router.add_get("/metrics", metrics_handler)
         self.runner = web.AppRunner(app, access_log=None)
         self.http_port = config.http.port
 
     async def start(self) -> None:
         await asyncio.to_thread(self.catalog.migrate)
+        await self.storage.start()  # resumes uploads spooled before a restart
         self.broadcaster.start()
         await self.rtmp.start()
         self.broadcaster.rtmp_port = self.rtmp.port
@@ -69,6 +74,7 @@ class CourtCast:
 
     async def stop(self) -> None:
         await self.rtmp.close()  # publishers' sinks close, so their last segments are stored
+        await self.webrtc.close()  # the same for WHIP publishers; WHEP monitors end
         await self.broadcaster.close()
         await self.runner.cleanup()
         await self.storage.close()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from courtcast import metrics
 from courtcast.broadcast.hearing import (
@@ -26,9 +27,12 @@ from courtcast.catalog.models import Case, Hearing, HearingStatus, Segment, utcn
 from courtcast.catalog.service import Catalog, NotFound
 from courtcast.config import Config
 from courtcast.ingest.publish import MediaSink, PublishRefused, PublishRequest
+from courtcast.retention import expire_replays
 from courtcast.storage.base import IMMUTABLE, ObjectMeta, ObjectNotFound, Storage
 
 log = logging.getLogger("courtcast.broadcast")
+
+RETENTION_INTERVAL = 3600.0  # seconds between passes expiring replays past their retention
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +84,7 @@ class Broadcaster:
         self._retiring: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
-        self._janitor = asyncio.create_task(self._end_overdue_hearings(), name="janitor")
+        self._janitor = asyncio.create_task(self._housekeeping(), name="housekeeping")
 
     # -- PublishAuthorizer ---------------------------------------------------------------
 
@@ -105,6 +109,10 @@ class Broadcaster:
         hearing = await asyncio.to_thread(self.catalog.hearing_by_stream_key, request.stream_key)
         if hearing is None or hearing.id is None:
             raise PublishRefused("unknown_key", "unknown stream key")
+        if self.storage.backlog_full and hearing.id not in self._broadcasts:
+            # Storage is not keeping up and the local spool is full: hearings already on air
+            # go on (their record is never dropped); new ones wait for storage to recover.
+            raise PublishRefused("storage_backlog", "media storage is behind; try again later")
         view = await asyncio.to_thread(self.catalog.hearing_view, hearing.id)
         if view.case.restriction:
             raise PublishRefused(
@@ -222,22 +230,33 @@ class Broadcaster:
 
     # -- housekeeping --------------------------------------------------------------------
 
-    async def _end_overdue_hearings(self) -> None:
-        """End hearings left live long after their scheduled end with nobody publishing."""
+    async def _housekeeping(self) -> None:
+        """Every 30 s: end abandoned hearings; every hour: expire replays past retention."""
+        next_retention = 0.0
         while True:
             await asyncio.sleep(30)
-            try:
-                overdue = await asyncio.to_thread(self.catalog.hearings_due_to_end, utcnow())
-                for hearing in overdue:
-                    assert hearing.id is not None
-                    active = self._broadcasts.get(hearing.id)
-                    if active is None or active.publisher is None:
-                        log.info("hearing %s is past its scheduled end: ending it", hearing.id)
-                        await self.end_hearing(hearing.id)
-            except NotFound:
-                continue
-            except Exception:
-                log.exception("janitor pass failed")
+            await self._end_overdue_hearings()
+            if time.monotonic() >= next_retention:
+                next_retention = time.monotonic() + RETENTION_INTERVAL
+                try:
+                    await expire_replays(self.catalog, self, datetime.now(UTC))
+                except Exception:
+                    log.exception("retention pass failed")
+
+    async def _end_overdue_hearings(self) -> None:
+        """End hearings left live long after their scheduled end with nobody publishing."""
+        try:
+            overdue = await asyncio.to_thread(self.catalog.hearings_due_to_end, utcnow())
+            for hearing in overdue:
+                assert hearing.id is not None
+                active = self._broadcasts.get(hearing.id)
+                if active is None or active.publisher is None:
+                    log.info("hearing %s is past its scheduled end: ending it", hearing.id)
+                    await self.end_hearing(hearing.id)
+        except NotFound:
+            pass  # ended meanwhile by a clerk
+        except Exception:
+            log.exception("janitor pass failed")
 
     async def close(self) -> None:
         if self._janitor is not None:
