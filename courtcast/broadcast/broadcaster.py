@@ -205,10 +205,12 @@ class Broadcaster:
             meta = ObjectMeta(SEGMENT_TYPE if name.endswith(".m4s") else INIT_TYPE, IMMUTABLE)
             await self.storage.copy(layout.record(rendition, name), layout.public(rendition, name),
                                     meta)
-        for name, content_type in ((POSTER, JPEG), (THUMBNAILS, VTT)):
-            with contextlib.suppress(ObjectNotFound):  # only if it had been public
-                await self.storage.copy(layout.record_file(name), layout.public_file(name),
-                                        ObjectMeta(content_type, IMMUTABLE))
+        if hearing.has_poster:
+            await self.storage.copy(layout.record_file(POSTER), layout.public_file(POSTER),
+                                    ObjectMeta(JPEG, IMMUTABLE))
+        with contextlib.suppress(ObjectNotFound):  # previews exist only if nothing was cut
+            await self.storage.copy(layout.record_file(THUMBNAILS),
+                                    layout.public_file(THUMBNAILS), ObjectMeta(VTT, IMMUTABLE))
         writer = PlaylistWriter(layout, self.storage, self.config.segment_seconds)
         writer.load(published)
         await writer.restore_public(ended=hearing.status == HearingStatus.ENDED.value)

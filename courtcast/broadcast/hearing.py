@@ -414,6 +414,7 @@ class HearingBroadcast:
             # The poster becomes public with the segment it was taken from, never before.
             await self.storage.copy(self.layout.record_file(POSTER),
                                     self.layout.public_file(POSTER), ObjectMeta(JPEG, IMMUTABLE))
+            await asyncio.to_thread(self.catalog.set_poster, self.hearing_id)
             self._poster_at = None
         if self.status is HearingStatus.SCHEDULED:
             await self._went_live()

@@ -579,6 +579,14 @@ class Catalog(AccountsMixin, AuditMixin, CatalogBase):
             last = session.exec(query).one()
         return 0 if last is None else last + 1
 
+    def set_poster(self, hearing_id: int, present: bool = True) -> None:
+        """Record whether the hearing's poster is in the public location."""
+        with self._session() as session:
+            session.exec(
+                update(Hearing).where(col(Hearing.id) == hearing_id).values(has_poster=present)
+            )
+            session.commit()
+
     def add_view(self, hearing_id: int) -> None:
         # One UPDATE in the database: concurrent viewers never lose each other's counts.
         statement = (

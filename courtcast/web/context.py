@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from courtcast.broadcast.layout import master_key, public_root
 from courtcast.catalog.models import HearingStatus
 from courtcast.catalog.service import HearingView
 from courtcast.web.services import WebServices
@@ -46,7 +47,12 @@ def origin(request: web.Request) -> str:
 
 
 def playback_url(svc: WebServices, hearing_id: int) -> str:
-    return svc.storage.public_url(f"public/{hearing_id}/master.m3u8")
+    return svc.storage.public_url(master_key(hearing_id))
+
+
+def poster_url(svc: WebServices, hearing_id: int) -> str:
+    """Where a hearing's poster is public (show it only when `Hearing.has_poster`)."""
+    return svc.storage.public_url(f"{public_root(hearing_id)}/poster.jpg")
 
 
 def page_url(request: web.Request, hearing_id: int) -> str:

@@ -72,8 +72,9 @@ def content_security_policy(media_url: str) -> str:
     parsed = urlparse(media_url)
     media = f" {parsed.scheme}://{parsed.netloc}" if parsed.scheme in ("http", "https") else ""
     return (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"media-src 'self' blob:{media}; connect-src 'self'{media}; worker-src 'self' blob:; "
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        f"img-src 'self' data:{media}; media-src 'self' blob:{media}; "
+        f"connect-src 'self'{media}; worker-src 'self' blob:; "
         "object-src 'none'; base-uri 'self'; form-action 'self'"
     )
 

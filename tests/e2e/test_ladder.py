@@ -59,6 +59,10 @@ async def test_a_ladder_hearing_offers_aligned_renditions(
 
     poster = await fetch(urljoin(master_url, "poster.jpg"))
     assert poster[:3] == b"\xff\xd8\xff", "the poster is public with the moment it shows"
+    _, page_html = await server.get_text(f"/hearings/{hearing['id']}")
+    assert 'poster="' in page_html, "the player shows the poster before playback"
+    _, home = await server.get_text("/")
+    assert 'class="poster-image"' in home, "cards show the poster"
 
     page = await browser.new_page()
     await page.goto(hearing["page_url"])
