@@ -28,7 +28,7 @@ from courtcast.catalog.service import Catalog, NotFound
 from courtcast.config import Config
 from courtcast.ingest.publish import MediaSink, PublishRefused, PublishRequest
 from courtcast.retention import expire_replays
-from courtcast.storage.base import IMMUTABLE, ObjectMeta, ObjectNotFound, Storage
+from courtcast.storage.base import IMMUTABLE, ObjectMeta, Storage
 
 log = logging.getLogger("courtcast.broadcast")
 
@@ -208,9 +208,14 @@ class Broadcaster:
         if hearing.has_poster:
             await self.storage.copy(layout.record_file(POSTER), layout.public_file(POSTER),
                                     ObjectMeta(JPEG, IMMUTABLE))
-        with contextlib.suppress(ObjectNotFound):  # previews exist only if nothing was cut
-            await self.storage.copy(layout.record_file(THUMBNAILS),
-                                    layout.public_file(THUMBNAILS), ObjectMeta(VTT, IMMUTABLE))
+        if hearing.has_previews:
+            names = [THUMBNAILS, *(k.rsplit("/", 1)[1] for k in await self.storage.list_keys(
+                f"{layout.record_root}/thumbs/"))]
+            for name in names:
+                key = name if name == THUMBNAILS else f"thumbs/{name}"
+                content_type = VTT if name == THUMBNAILS else JPEG
+                await self.storage.copy(layout.record_file(key), layout.public_file(key),
+                                        ObjectMeta(content_type, IMMUTABLE))
         writer = PlaylistWriter(layout, self.storage, self.config.segment_seconds)
         writer.load(published)
         await writer.restore_public(ended=hearing.status == HearingStatus.ENDED.value)

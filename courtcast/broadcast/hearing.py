@@ -262,6 +262,8 @@ class HearingBroadcast:
                 await self.storage.copy(self.layout.record_file(name),
                                         self.layout.public_file(name),
                                         ObjectMeta(content_type, IMMUTABLE))
+            await asyncio.to_thread(self.catalog.set_public_media, self.hearing_id,
+                                    previews=True)
 
     async def cut(self) -> int:
         """The judge's stop: nothing not yet public becomes public; the record goes on."""
@@ -414,7 +416,7 @@ class HearingBroadcast:
             # The poster becomes public with the segment it was taken from, never before.
             await self.storage.copy(self.layout.record_file(POSTER),
                                     self.layout.public_file(POSTER), ObjectMeta(JPEG, IMMUTABLE))
-            await asyncio.to_thread(self.catalog.set_poster, self.hearing_id)
+            await asyncio.to_thread(self.catalog.set_public_media, self.hearing_id, poster=True)
             self._poster_at = None
         if self.status is HearingStatus.SCHEDULED:
             await self._went_live()

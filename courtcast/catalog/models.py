@@ -118,7 +118,9 @@ class Hearing(SQLModel, table=True):
     approved_at: datetime | None = Field(default=None, sa_type=NAIVE_UTC)
     approved_by: int | None = Field(default=None, foreign_key="account.id")
     noindex: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # Public media beyond the playlists: the portal shows them only when they exist.
     has_poster: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    has_previews: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     withdrawn_at: datetime | None = Field(default=None, sa_type=NAIVE_UTC)
     withdrawn_reason: str = Field(
         default="", max_length=1000, sa_column_kwargs={"server_default": ""}

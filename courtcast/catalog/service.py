@@ -579,12 +579,14 @@ class Catalog(AccountsMixin, AuditMixin, CatalogBase):
             last = session.exec(query).one()
         return 0 if last is None else last + 1
 
-    def set_poster(self, hearing_id: int, present: bool = True) -> None:
-        """Record whether the hearing's poster is in the public location."""
+    def set_public_media(
+        self, hearing_id: int, *, poster: bool | None = None, previews: bool | None = None
+    ) -> None:
+        """Record whether the hearing's poster / seek-bar previews are in the public location."""
+        values = {k: v for k, v in (("has_poster", poster), ("has_previews", previews))
+                  if v is not None}
         with self._session() as session:
-            session.exec(
-                update(Hearing).where(col(Hearing.id) == hearing_id).values(has_poster=present)
-            )
+            session.exec(update(Hearing).where(col(Hearing.id) == hearing_id).values(**values))
             session.commit()
 
     def add_view(self, hearing_id: int) -> None:

@@ -11,7 +11,7 @@ from aiohttp import web
 from courtcast.storage.base import StorageError
 from courtcast.web import admin, api, clerk, errors, media, pages, record, seo, staff, whip
 from courtcast.web.assets import AssetError, ensure_vendor
-from courtcast.web.context import SERVICES, poster_url
+from courtcast.web.context import SERVICES, poster_url, previews_url
 from courtcast.web.render import CSP, JINJA, content_security_policy, make_env
 from courtcast.web.services import WebServices
 
@@ -44,6 +44,7 @@ def create_app(services: WebServices) -> web.Application:
     app[SERVICES] = services
     app[JINJA] = make_env()
     app[JINJA].globals["poster_url"] = partial(poster_url, services)
+    app[JINJA].globals["previews_url"] = partial(previews_url, services)
     app[CSP] = content_security_policy(_media_origin_sample(services))
     app.router.add_get("/healthz", healthz)
     api.setup(app)

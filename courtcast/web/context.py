@@ -55,6 +55,11 @@ def poster_url(svc: WebServices, hearing_id: int) -> str:
     return svc.storage.public_url(f"{public_root(hearing_id)}/poster.jpg")
 
 
+def previews_url(svc: WebServices, hearing_id: int) -> str:
+    """The replay's seek-bar previews track (show it only when `Hearing.has_previews`)."""
+    return svc.storage.public_url(f"{public_root(hearing_id)}/thumbs.vtt")
+
+
 def page_url(request: web.Request, hearing_id: int) -> str:
     return f"{origin(request)}/hearings/{hearing_id}"
 

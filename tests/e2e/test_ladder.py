@@ -74,6 +74,20 @@ async def test_a_ladder_hearing_offers_aligned_renditions(
             " : 0"))
 
     assert await eventually(levels, timeout=30, what="hls.js to load the levels") >= 2
+
+    async def scrubber_shown() -> bool:
+        return bool(await page.evaluate("() => !document.getElementById('scrubber').hidden"))
+
+    await eventually(scrubber_shown, timeout=10, what="the seek bar with previews")
+    await page.locator("#seek").scroll_into_view_if_needed()
+    box = await page.locator("#seek").bounding_box()
+    assert box is not None
+    await page.mouse.move(box["x"] + 3, box["y"] + box["height"] / 2)
+    preview = await page.evaluate("""() => {
+        const p = document.getElementById('seek-preview');
+        return {hidden: p.hidden, image: p.style.backgroundImage, width: p.style.width};
+    }""")
+    assert not preview["hidden"] and "thumbs/0.jpg" in preview["image"], preview
     await asyncio.sleep(1)
     assert await page.evaluate("window.courtcastPlayer.errors") == []
     await page.close()

@@ -1,7 +1,7 @@
-"""Hearing poster flag: whether a poster image is in the public location.
+"""Hearing media flags: whether a poster and seek-bar previews are in the public location.
 
-The portal shows a poster only when one exists, instead of probing for it (a missing image
-would be a failed request in every viewer's browser).
+The portal shows a poster (or previews) only when they exist, instead of probing for them (a
+missing image would be a failed request in every viewer's browser).
 
 Revision ID: 0003
 Revises: 0002
@@ -23,11 +23,13 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("hearing") as batch:
-        batch.add_column(
-            sa.Column("has_poster", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+        for column in ("has_poster", "has_previews"):
+            batch.add_column(
+                sa.Column(column, sa.Boolean(), nullable=False, server_default=sa.false())
+            )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("hearing") as batch:
+        batch.drop_column("has_previews")
         batch.drop_column("has_poster")
