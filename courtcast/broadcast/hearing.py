@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from courtcast import metrics
@@ -23,7 +23,7 @@ from courtcast.broadcast.playlists import PlaylistWriter
 from courtcast.broadcast.public import PublicView
 from courtcast.catalog.models import Hearing, HearingStatus, Segment, utcnow
 from courtcast.catalog.service import Catalog
-from courtcast.ingest.publish import PublishRefused, PublishRequest
+from courtcast.ingest.publish import PacketConsumer, PublishRefused, PublishRequest
 from courtcast.media import MediaPacket, TrackInfo
 from courtcast.storage.base import IMMUTABLE, PRIVATE, ObjectMeta, Storage, StorageError
 from courtcast.transcode.ladder import SOURCE
@@ -56,12 +56,8 @@ STORAGE_ATTEMPTS = 5
 END_GRACE_SECONDS = 1.0  # more than the RTMP server's read coalescing
 
 
-class PacketListener(Protocol):
-    """Receives a copy of a live hearing's incoming media (e.g. a WHEP monitor relay)."""
-
-    def start(self, tracks: Sequence[TrackInfo]) -> None: ...
-
-    def write(self, packet: MediaPacket) -> None: ...
+# A monitor of a live hearing's incoming media (e.g. the WHEP relay) takes what a sink takes.
+PacketListener = PacketConsumer
 
 
 @dataclass(slots=True)

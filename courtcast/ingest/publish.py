@@ -32,13 +32,17 @@ class PublishRefused(Exception):
         self.message = message
 
 
-class MediaSink(Protocol):
+class PacketConsumer(Protocol):
+    """Takes a stream's tracks, then its packets: a sink's synchronous half, or a monitor."""
+
     def start(self, tracks: Sequence[TrackInfo]) -> None:
         """Declare the tracks that follow. A later call means the configuration changed."""
 
     def write(self, packet: MediaPacket) -> None:
         """Accept one packet. Must not block: the caller is the protocol's event loop."""
 
+
+class MediaSink(PacketConsumer, Protocol):
     async def close(self) -> None:
         """The publisher is gone. Everything written so far must be kept."""
 

@@ -11,22 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from collections.abc import Sequence
-from typing import Final, Protocol
+from typing import Final
 
+from courtcast.ingest.publish import PacketConsumer
 from courtcast.media import MediaPacket, TrackInfo, TrackKind
 
 FALLBACK_MS: Final = 1000  # media time to wait for a missing header before starting without it
 MAX_PENDING: Final = 4096  # packets held before start; ~1 s of media is far below this
 _ORDER: Final = (TrackKind.VIDEO, TrackKind.AUDIO)
-
-
-class PacketConsumer(Protocol):
-    """The synchronous half of `courtcast.ingest.publish.MediaSink`."""
-
-    def start(self, tracks: Sequence[TrackInfo]) -> None: ...
-
-    def write(self, packet: MediaPacket) -> None: ...
 
 
 class TrackAssembler:
