@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
 
 import aiohttp
 import pytest
 
-from courtcast.simulator import publish_command
+from courtcast.simulator import publish, publish_command
 from tests.e2e.conftest import RunningServer
 from tests.e2e.test_live_spine import SMALL, create_hearing, playlist_entries, wait_status
 from tests.helpers import eventually
@@ -138,3 +139,26 @@ async def test_a_withdrawn_replay_is_gone_and_comes_back_on_restore(
     assert await sequences(public_url) == replay
     status, _ = await status_and_text(hearing["page_url"])
     assert status == 200
+
+
+async def test_a_restricted_case_is_never_broadcast(server: RunningServer) -> None:
+    court = await server.api("POST", "/api/v1/courts", {
+        "name": "北京市海淀区人民法院", "level": "basic", "region": "北京市 / 海淀区"}, expect=201)
+    room = await server.api("POST", "/api/v1/courtrooms",
+                            {"court_id": court["id"], "name": "少年法庭"}, expect=201)
+    case = await server.api("POST", "/api/v1/cases", {
+        "court_id": court["id"], "case_number": "(2026)京0108刑初504号",
+        "title": "某未成年人盗窃案",
+        "case_type": "criminal", "cause": "theft", "restriction": "juvenile",
+        "restriction_reason": "the defendant is a minor"}, expect=201)
+    now = datetime.now(UTC)
+    hearing = await server.api("POST", "/api/v1/hearings", {
+        "case_id": case["id"], "courtroom_id": room["id"], "scheduled_start": now.isoformat(),
+        "scheduled_end": (now + timedelta(hours=1)).isoformat()}, expect=201)
+    refused = await server.api("POST", f"/api/v1/hearings/{hearing['id']}/approve", expect=409)
+    assert refused["error"]["code"] == "restricted"
+    assert await publish(hearing["rtmp_url"], duration=2, settings=SMALL) != 0
+    assert "may not be broadcast (juvenile)" in server.log()
+    anonymous = await server.api("GET", f"/api/v1/hearings/{hearing['id']}", auth=False)
+    assert anonymous["error"]["code"] == "not_found"
+    assert not (server.data_dir / "media" / "public" / str(hearing["id"])).exists()
