@@ -92,6 +92,7 @@ class HearingBroadcast:
         self._loop = asyncio.get_running_loop()
         self._poster_at: float | None = None  # timeline second of a poster not yet public
         self._source_starts: dict[int, float] = {}  # source sequence -> timeline start
+        self._public_source: list[Segment] = []  # source segments made public by this process
         self.tracks: Sequence[TrackInfo] = ()
         self.listeners: list[PacketListener] = []  # live monitors (WHEP) of the incoming feed
         self.public = PublicView(hearing.delay_seconds, self._publish_held)
@@ -335,6 +336,9 @@ class HearingBroadcast:
             case PosterReady(jpeg, at):
                 await self._put(self.layout.record_file(POSTER), jpeg, JPEG, PRIVATE)
                 self._poster_at = at
+                # Transcoding can lag the copied source: its segment may be public already.
+                if any(self._shows(shown, at) for shown in self._public_source):
+                    await self._poster_public()
             case SpriteSheetReady(sheet, jpeg):
                 await self._put(self.layout.record_file(f"thumbs/{sheet}.jpg"), jpeg, JPEG,
                                 PRIVATE)
@@ -408,14 +412,19 @@ class HearingBroadcast:
     async def _listed(self, segment: Segment) -> None:
         self._public_inits.add((segment.rendition, segment.init_uri))
         await self.playlists.add_public(segment)
+        if segment.rendition == RENDITION:
+            self._public_source.append(segment)
         if self._poster_at is not None and self._shows(segment, self._poster_at):
-            # The poster becomes public with the segment it was taken from, never before.
-            await self.storage.copy(self.layout.record_file(POSTER),
-                                    self.layout.public_file(POSTER), ObjectMeta(JPEG, IMMUTABLE))
-            await asyncio.to_thread(self.catalog.set_public_media, self.hearing_id, poster=True)
-            self._poster_at = None
+            await self._poster_public()
         if self.status is HearingStatus.SCHEDULED:
             await self._went_live()
+
+    async def _poster_public(self) -> None:
+        """The poster becomes public with the segment it was taken from, never before."""
+        await self.storage.copy(self.layout.record_file(POSTER), self.layout.public_file(POSTER),
+                                ObjectMeta(JPEG, IMMUTABLE))
+        await asyncio.to_thread(self.catalog.set_public_media, self.hearing_id, poster=True)
+        self._poster_at = None
 
     def _shows(self, segment: Segment, timeline: float) -> bool:
         start = self._source_starts.get(segment.sequence)

@@ -144,6 +144,10 @@ async def test_withdraw_removes_the_public_replay_and_restore_brings_it_back(
     published = hearing.public_segments()
     before = hearing.public_playlist()
     assert len(published) == 5 and "#EXT-X-ENDLIST" in before
+    poster = hearing.media / "public" / str(hearing.id) / "poster.jpg"
+    # Fed faster than real time: the poster comes after its segment was public, and follows it.
+    assert poster.read_bytes()[:3] == b"\xff\xd8\xff"
+    assert hearing.catalog.hearing(hearing.id).has_poster
 
     hearing.catalog.set_status(hearing.id, "withdrawn")
     await hearing.broadcaster.withdraw(hearing.id)
@@ -157,6 +161,7 @@ async def test_withdraw_removes_the_public_replay_and_restore_brings_it_back(
     assert hearing.public_segments() == published
     assert hearing.public_playlist() == before
     assert (hearing.media / "public" / str(hearing.id) / "master.m3u8").exists()
+    assert poster.exists(), "restore brings the poster back"
 
 
 async def test_ending_while_publishing_keeps_the_last_packets(
