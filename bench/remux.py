@@ -77,7 +77,8 @@ async def courtcast_run(streams: int, source: Path, seconds: int, work: Path) ->
     try:
         async with aiohttp.ClientSession(headers=headers) as http_session:
             await wait_up(http_session, base)
-            urls = [await make_hearing(http_session, base, i) for i in range(streams)]
+            urls = [str((await make_hearing(http_session, base, i))["rtmp_url"])
+                    for i in range(streams)]
             before, started = cpu_seconds(server.pid), time.monotonic()
             await publish_all(urls, source)
             await asyncio.sleep(1)  # the last segments are stored when publishers disconnect
@@ -103,25 +104,30 @@ async def wait_up(session: aiohttp.ClientSession, base: str) -> None:
     raise RuntimeError("courtcast did not start")
 
 
-async def make_hearing(session: aiohttp.ClientSession, base: str, index: int) -> str:
-    async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+async def make_hearing(
+    session: aiohttp.ClientSession, base: str, index: int, label: str = "BENCH"
+) -> dict[str, Any]:
+    """A court, courtroom, case and approved hearing through the JSON API."""
+
+    async def post(path: str, body: dict[str, Any], status: int = 201) -> dict[str, Any]:
         async with session.post(f"{base}/api/v1/{path}", json=body) as response:
             answer: dict[str, Any] = await response.json()
-            if response.status != 201:
+            if response.status != status:
                 raise RuntimeError(answer)
             return answer
 
-    court = await post("courts", {"name": f"Bench court {index}", "level": "basic",
+    court = await post("courts", {"name": f"{label} court {index}", "level": "basic",
                                   "region": "Bench"})
     room = await post("courtrooms", {"court_id": court["id"], "name": "Room 1"})
-    case = await post("cases", {"court_id": court["id"], "case_number": f"BENCH-{index}",
+    case = await post("cases", {"court_id": court["id"], "case_number": f"{label}-{index}",
                                 "title": "Benchmark", "case_type": "civil", "cause": "bench"})
     now = datetime.now(UTC)
     hearing = await post("hearings", {
         "case_id": case["id"], "courtroom_id": room["id"],
         "scheduled_start": now.isoformat(),
         "scheduled_end": (now + timedelta(hours=1)).isoformat()})
-    return str(hearing["rtmp_url"])
+    await post(f"hearings/{hearing['id']}/approve", {}, status=200)  # ingest needs approval
+    return hearing
 
 
 def publish_lag(metrics_text: str) -> dict[str, float]:

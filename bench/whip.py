@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,31 +26,10 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.remux import cpu_seconds, wait_up  # noqa: E402
+from bench.remux import cpu_seconds, make_hearing, wait_up  # noqa: E402
 from tests.helpers import free_port  # noqa: E402
 
 IDLE_SECONDS = 3.0
-
-
-async def make_hearing(session: aiohttp.ClientSession, base: str, index: int) -> dict[str, Any]:
-    async def post(path: str, body: dict[str, Any], status: int = 201) -> dict[str, Any]:
-        async with session.post(f"{base}/api/v1/{path}", json=body) as response:
-            answer: dict[str, Any] = await response.json()
-            if response.status not in (status, 404):  # 404: approval not required here
-                raise RuntimeError(answer)
-            return answer
-
-    court = await post("courts", {"name": f"WHIP bench {index}", "level": "basic",
-                                  "region": "Bench"})
-    room = await post("courtrooms", {"court_id": court["id"], "name": "Room 1"})
-    case = await post("cases", {"court_id": court["id"], "case_number": f"WHIP-{index}",
-                                "title": "Benchmark", "case_type": "civil", "cause": "bench"})
-    now = datetime.now(UTC)
-    hearing = await post("hearings", {
-        "case_id": case["id"], "courtroom_id": room["id"], "scheduled_start": now.isoformat(),
-        "scheduled_end": (now + timedelta(hours=1)).isoformat()})
-    await post(f"hearings/{hearing['id']}/approve", {}, status=200)
-    return hearing
 
 
 async def start_publishers(hearings: list[dict[str, Any]], codec: str, seconds: int,
