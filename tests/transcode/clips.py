@@ -3,7 +3,6 @@ and ffprobe checks of what the segmenter wrote."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ import numpy as np
 
 from courtcast.media import MediaPacket, TrackInfo, TrackKind
 from courtcast.transcode.segmenter import SegmentOutput
+from tests.helpers import ffprobe_json
 
 FFMPEG = shutil.which("ffmpeg")
 FFPROBE = shutil.which("ffprobe")
@@ -112,64 +112,18 @@ def write_file(directory: Path, name: str, outputs: Sequence[SegmentOutput]) -> 
     return path
 
 
-def decode_errors(path: Path) -> str:
-    """Everything ffmpeg complains about while decoding the whole file (empty = clean)."""
-    assert FFMPEG
-    result = subprocess.run(
-        [FFMPEG, "-v", "error", "-i", str(path), "-f", "null", "-"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    return result.stderr + ("" if result.returncode == 0 else f"exit {result.returncode}")
-
-
 def probe_packets(path: Path, stream: str) -> list[dict[str, str]]:
     """ffprobe's view of one stream's packets (dts_time, pts_time, duration_time, flags)."""
-    assert FFPROBE
-    result = subprocess.run(
-        [
-            FFPROBE,
-            "-v",
-            "error",
-            "-select_streams",
-            stream,
-            "-show_entries",
-            "packet=dts_time,pts_time,duration_time,flags",
-            "-of",
-            "json",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    packets: list[dict[str, str]] = json.loads(result.stdout)["packets"]
+    entries = "packet=dts_time,pts_time,duration_time,flags"
+    packets: list[dict[str, str]] = ffprobe_json(
+        path, "-select_streams", stream, "-show_entries", entries)["packets"]
     return packets
 
 
 def probe_streams(path: Path) -> list[dict[str, Any]]:
-    assert FFPROBE
-    result = subprocess.run(
-        [
-            FFPROBE,
-            "-v",
-            "error",
-            "-count_frames",
-            "-show_entries",
-            "stream=codec_name,codec_tag_string,width,height,nb_read_frames,sample_rate,channels",
-            "-of",
-            "json",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    streams: list[dict[str, Any]] = json.loads(result.stdout)["streams"]
+    entries = "stream=codec_name,codec_tag_string,width,height,nb_read_frames,sample_rate,channels"
+    streams: list[dict[str, Any]] = ffprobe_json(
+        path, "-count_frames", "-show_entries", entries)["streams"]
     return streams
 
 

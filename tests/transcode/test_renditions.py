@@ -28,9 +28,9 @@ from courtcast.transcode.renditions import (
 )
 from courtcast.transcode.segmenter import SegmentOutput
 from courtcast.transcode.thumbnails import ThumbnailCollector
+from tests.helpers import decode_errors
 from tests.transcode.clips import (
     Clip,
-    decode_errors,
     lavfi_tone,
     lavfi_video,
     load_media,

@@ -14,9 +14,9 @@ from courtcast.media import MediaPacket, TrackInfo, TrackKind
 from courtcast.transcode.mp4 import parse_fragment, parse_init
 from courtcast.transcode.playlist import MediaPlaylist, PlaylistSegment
 from courtcast.transcode.segmenter import Segmenter, SegmentOutput
+from tests.helpers import decode_errors
 from tests.transcode.clips import (
     Clip,
-    decode_errors,
     load_clip,
     make_clip,
     probe_packets,

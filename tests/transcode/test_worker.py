@@ -22,7 +22,8 @@ from courtcast.transcode.renditions import (
 )
 from courtcast.transcode.thumbnails import ThumbnailCollector
 from courtcast.transcode.worker import LiveTranscoder
-from tests.transcode.clips import Clip, decode_errors, write_file
+from tests.helpers import decode_errors
+from tests.transcode.clips import Clip, write_file
 
 LADDER = (Rung("270p", 270, 400_000), Rung("180p", 180, 200_000))
 ENCODER = EncoderSettings(preset="ultrafast")
