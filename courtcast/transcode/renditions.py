@@ -15,6 +15,7 @@ program date times and the burned-in clock both use this mapping.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -125,6 +126,11 @@ class EngineStats:
 # --- one rendition's segmenting ------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=64)
+def _seconds(time_base: Fraction) -> float:
+    return float(time_base)
+
+
 class RenditionOutput:
     """A rendition's `Segmenter`, fed in decode order and stamped with the media's wall clock."""
 
@@ -147,8 +153,10 @@ class RenditionOutput:
         )
         self.started = False
         self.has_video = False
-        self._audio: deque[tuple[MediaPacket, datetime]] = deque()
-        self._video_dts: Fraction | None = None
+        # (packet, wall clock, dts in seconds): seconds as floats, once per packet, because
+        # Fraction arithmetic on every comparison cost more than the remux itself.
+        self._audio: deque[tuple[MediaPacket, datetime, float]] = deque()
+        self._video_dts: float | None = None
 
     @property
     def name(self) -> str:
@@ -163,12 +171,13 @@ class RenditionOutput:
 
     def write(self, packet: MediaPacket, wall: datetime) -> list[SegmentOutput]:
         if packet.kind is TrackKind.AUDIO and self.has_video:
-            self._audio.append((packet, wall))
+            self._audio.append((packet, wall, packet.dts * _seconds(packet.time_base)))
             return self._release(force=False)
         done = self._write(packet, wall)
         if packet.kind is TrackKind.VIDEO:
-            self._video_dts = packet.dts * packet.time_base
-            done += self._release(force=False)
+            self._video_dts = packet.dts * _seconds(packet.time_base)
+            if self._audio:
+                done += self._release(force=False)
         return done
 
     def _write(self, packet: MediaPacket, wall: datetime) -> list[SegmentOutput]:
@@ -179,10 +188,8 @@ class RenditionOutput:
         """Audio up to the newest video (encoders emit video later than audio)."""
         done: list[SegmentOutput] = []
         while self._audio:
-            packet, wall = self._audio[0]
-            dts = packet.dts * packet.time_base
-            newest = self._audio[-1][0]
-            stale = (newest.dts * newest.time_base) - dts > AUDIO_HOLD
+            packet, wall, dts = self._audio[0]
+            stale = self._audio[-1][2] - dts > AUDIO_HOLD
             if not (force or stale or (self._video_dts is not None and dts <= self._video_dts)):
                 break
             self._audio.popleft()
