@@ -33,6 +33,8 @@ RULES: dict[str, Scope] = {
     "hearing.withdraw": Scope.COURT,
     "hearing.restore": Scope.APPROVER,
     "hearing.rotate_key": Scope.COURT,
+    "hearing.publish": Scope.COURT,  # the browser publisher page, which holds the stream key
+    "hearing.monitor": Scope.COURT,  # the low-delay WHEP monitor
     "account.manage": Scope.ADMIN,
     "audit.read": Scope.ADMIN,
 }

@@ -2,8 +2,10 @@
 
 - `POST /api/v1/hearings/{id}/whip` (`Authorization: Bearer STREAM_KEY`, an SDP offer) answers
   201 with the SDP answer, `Location` (the session, for `DELETE`) and `ETag`;
-- `POST /api/v1/hearings/{id}/whep` (the stream key or an admin API token) starts a monitor;
-- `/hearings/{id}/publish` and `/hearings/{id}/monitor` are the browser pages.
+- `POST /api/v1/hearings/{id}/whep` starts a monitor: with the stream key, an API token of an
+  account that may monitor the hearing's court, or (the monitor page) such an account's session;
+- `/hearings/{id}/publish` and `/hearings/{id}/monitor` are the browser pages, for the court's
+  signed-in clerks and administrators.
 
 A court's own web page may publish: every answer carries CORS headers (bearer tokens, no
 cookies, so any origin is safe) and OPTIONS answers the preflight. Trickle ICE and ICE restarts
@@ -20,13 +22,15 @@ from typing import Final
 
 from aiohttp import web
 
-from courtcast.catalog.service import CatalogError, HearingView
+from courtcast.catalog.service import Actor, CatalogError, HearingView
 from courtcast.ingest.publish import PublishRefused
 from courtcast.ingest.whip.gateway import Answer, GatewayError, WebRtcGateway
 from courtcast.ingest.whip.sdp import MAX_SDP_BYTES, SdpError
-from courtcast.web.context import publicly_visible, services
-from courtcast.web.errors import json_error
-from courtcast.web.render import render
+from courtcast.web.authz import RULES, allowed, require
+from courtcast.web.context import services
+from courtcast.web.errors import PageError, json_error
+from courtcast.web.session import check_origin, require_staff, signed_in
+from courtcast.web.staff import render_staff
 from courtcast.web.wire import MAX_ID, ApiError, path_id
 
 API = r"/api/v1/hearings/{id:\d+}"
@@ -136,22 +140,61 @@ async def whip_delete(request: web.Request) -> web.StreamResponse:
 # --- WHEP ----------------------------------------------------------------------------------------
 
 
-async def _may_monitor(request: web.Request, hearing_id: int, token: str) -> None:
-    """The hearing's stream key (the clerk has it) or an admin API token."""
-    expected = await _stream_key(request, hearing_id)
-    if expected is not None and hmac.compare_digest(expected.encode(), token.encode()):
-        return
-    found = await asyncio.to_thread(services(request).catalog.check_token, token)
-    if found is None or found.role != "admin":
-        raise _unauthorized("monitoring needs the hearing's stream key or an admin token")
+async def _monitor_view(request: web.Request, hearing_id: int) -> HearingView | None:
+    def load() -> HearingView | None:
+        try:
+            return services(request).catalog.hearing_view(hearing_id)
+        except CatalogError:
+            return None
+
+    return await asyncio.to_thread(load)
+
+
+async def _monitoring_actor(request: web.Request, view: HearingView | None) -> Actor | None:
+    """Who asks to monitor, or None when the hearing's own stream key was sent.
+
+    A bearer token is the stream key or an API token; without one, the signed-in session
+    counts, but only from our own pages (fetch sends the cookie same-origin, SameSite=Lax
+    keeps it off other sites' requests, and the Origin check refuses the rest).
+    """
+    if "Authorization" in request.headers:
+        token = _bearer(request)
+        key = view.hearing.stream_key if view is not None else ""
+        if key and hmac.compare_digest(key.encode(), token.encode()):
+            return None
+        actor = await asyncio.to_thread(services(request).catalog.token_actor, token)
+    else:
+        found = await signed_in(request)
+        actor = found.actor if found is not None else None
+        if actor is not None:
+            try:
+                check_origin(request)
+            except PageError:
+                raise ApiError(403, "forbidden", "monitoring with a session must come from "
+                               "this portal's own pages") from None
+    if actor is None:
+        raise _unauthorized("monitoring needs a signed-in clerk of the court, the hearing's "
+                            "stream key or an API token of the court's clerks")
+    return actor
+
+
+async def _may_monitor(request: web.Request, hearing_id: int) -> None:
+    view = await _monitor_view(request, hearing_id)
+    actor = await _monitoring_actor(request, view)
+    if actor is None:
+        return  # the stream key: whoever holds it may publish, so may watch
+    if view is None:
+        raise ApiError(404, "not_found", f"hearing {hearing_id} does not exist")
+    if not allowed(actor, "hearing.monitor", view.court.id):
+        raise ApiError(403, "forbidden", f"{actor.username} may not monitor the hearings of "
+                       f"court {view.court.id}: {RULES['hearing.monitor'].value} may")
 
 
 async def whep_post(request: web.Request) -> web.StreamResponse:
     hearing_id = path_id(request)
     gateway = _gateway(request)
-    token = _bearer(request)
     body = await _offer(request)
-    await _may_monitor(request, hearing_id, token)
+    await _may_monitor(request, hearing_id)
     with _as_http_errors():
         answer = await gateway.play(hearing_id, request.remote or "?", body)
     return _created(request, answer, gateway.settings.ice.link_headers())
@@ -207,21 +250,24 @@ async def _page_view(request: web.Request) -> HearingView:
     return await asyncio.to_thread(services(request).catalog.hearing_view, hearing_id)
 
 
-def _page(template: str, protocol: str) -> Handler:
-    """The publish or monitor page; the key is typed in, never part of the page or URL."""
+def _page(template: str, protocol: str, action: str) -> Handler:
+    """The publish or monitor page, for those who may `action` on the hearing's court.
+
+    The publish page carries the stream key (the clerk's hearing page shows it too), so the
+    clerk never types it; the monitor page needs no secret: its WHEP request is signed in.
+    """
 
     async def page(request: web.Request) -> web.StreamResponse:
+        signed = await require_staff(request)
         view = await _page_view(request)
+        require(signed.actor, action, view.court.id)
         codec = request.query.get("codec", "auto").lower()
-        response = render(
-            request, template, view=view, hearing_id=view.hearing.id,
-            # The case is named only where the public may see it; these pages are not guarded.
-            title=view.case.title if publicly_visible(view) else None,
-            codec=codec if codec in CODECS else "auto", codecs=CODECS,
-            endpoint=f"/api/v1/hearings/{view.hearing.id}/{protocol}")
-        response.headers["X-Robots-Tag"] = "noindex"
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        publishing = action == "hearing.publish"
+        return render_staff(
+            request, signed, template, view=view, hearing_id=view.hearing.id,
+            title=view.case.title, codec=codec if codec in CODECS else "auto", codecs=CODECS,
+            endpoint=f"/api/v1/hearings/{view.hearing.id}/{protocol}",
+            stream_key=view.hearing.stream_key if publishing else "")
 
     return page
 
@@ -234,5 +280,5 @@ def setup(app: web.Application) -> None:
     r.add_route("*", f"{API}/whep", _resource({"POST": whep_post}))
     r.add_route("*", f"{API}/whep/{{session}}",
                 _resource({"DELETE": whep_delete, "PATCH": _no_trickle}))
-    r.add_get(r"/hearings/{id:\d+}/publish", _page("publish.html", "whip"))
-    r.add_get(r"/hearings/{id:\d+}/monitor", _page("monitor.html", "whep"))
+    r.add_get(r"/hearings/{id:\d+}/publish", _page("publish.html", "whip", "hearing.publish"))
+    r.add_get(r"/hearings/{id:\d+}/monitor", _page("monitor.html", "whep", "hearing.monitor"))

@@ -79,6 +79,24 @@ def start_server(data_dir: Path, *extra: str, command: str = "serve") -> Running
                          log_path)
 
 
+def create_account(server: RunningServer, username: str, password: str, *options: str) -> str:
+    """An account made with `courtcast account create` (e.g. `--role clerk --court 3`)."""
+    result = subprocess.run(
+        courtcast_command("account", "create", "--username", username,
+                          "--data", str(server.data_dir), *options),
+        input=password + "\n", capture_output=True, text=True, check=True, timeout=60)
+    return result.stdout.strip()
+
+
+async def sign_in(page: Any, server: RunningServer, username: str, password: str) -> None:
+    await page.goto(f"{server.base_url}/login")
+    await page.fill("#username", username)
+    await page.fill("#password", password)
+    await page.click("#login-form button[type=submit]")
+    await page.wait_for_url(f"{server.base_url}/clerk")
+    assert await page.text_content("#signed-in-as") == username
+
+
 async def wait_healthy(server: RunningServer, timeout: float = 60) -> None:
     async def healthy() -> bool:
         assert server.process.poll() is None, f"server exited:\n{server.log()}"

@@ -17,7 +17,7 @@ import pytest
 from courtcast.catalog.service import AuditQuery, Catalog
 from courtcast.simulator import publish_command
 from courtcast.web.render import DISPLAY_ZONE
-from tests.e2e.conftest import RunningServer, courtcast_command
+from tests.e2e.conftest import RunningServer, create_account, sign_in
 from tests.e2e.test_live_spine import SMALL, wait_status
 from tests.helpers import eventually
 
@@ -28,11 +28,7 @@ CLERK_PASSWORD = "clerk li's long password"
 
 
 def create_admin(server: RunningServer) -> str:
-    result = subprocess.run(
-        courtcast_command("account", "create", "--role", "admin", "--username", "chief",
-                          "--data", str(server.data_dir)),
-        input=ADMIN_PASSWORD + "\n", capture_output=True, text=True, check=True, timeout=60)
-    return result.stdout.strip()
+    return create_account(server, "chief", ADMIN_PASSWORD, "--role", "admin")
 
 
 @pytest.fixture
@@ -52,15 +48,6 @@ async def page(browser: Any) -> AsyncIterator[Any]:
     page.console_errors = errors
     yield page
     await page.close()
-
-
-async def sign_in(page: Any, server: RunningServer, username: str, password: str) -> None:
-    await page.goto(f"{server.base_url}/login")
-    await page.fill("#username", username)
-    await page.fill("#password", password)
-    await page.click("#login-form button[type=submit]")
-    await page.wait_for_url(f"{server.base_url}/clerk")
-    assert await page.text_content("#signed-in-as") == username
 
 
 async def click_and_wait(page: Any, selector: str, done: str) -> None:

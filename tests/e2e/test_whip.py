@@ -15,7 +15,7 @@ import pytest
 
 from courtcast.simulator import publish
 from tests.e2e import test_live_spine
-from tests.e2e.conftest import CHROMIUM_FLAGS, RunningServer
+from tests.e2e.conftest import CHROMIUM_FLAGS, RunningServer, create_account, sign_in
 from tests.e2e.test_live_spine import (
     SMALL,
     create_hearing,
@@ -26,6 +26,8 @@ from tests.e2e.test_live_spine import (
 from tests.helpers import decode_errors, eventually, ffprobe_json, media_duration, video_frames
 
 pytestmark = pytest.mark.e2e
+
+CLERK_PASSWORD = "courtroom clerk's long password"
 
 WEBRTC_FLAGS = [*CHROMIUM_FLAGS, "--use-fake-device-for-media-stream",
                 "--use-fake-ui-for-media-stream", "--allow-loopback-in-peer-connection"]
@@ -65,12 +67,25 @@ async def wait_page_state(page: Any, name: str, wanted: str, timeout: float = 30
     await eventually(probe, timeout=timeout, what=f"{name} to be {wanted}")
 
 
+async def signed_in_clerk(browser: Any, server: RunningServer, hearing: dict[str, Any]) -> Any:
+    """A page of a new browser context, signed in as a clerk of the hearing's court."""
+    court = hearing["court_id"]
+    username = f"clerk.{court}"
+    create_account(server, username, CLERK_PASSWORD, "--role", "clerk", "--court", str(court))
+    page = await (await browser.new_context()).new_page()
+    await sign_in(page, server, username, CLERK_PASSWORD)
+    return page
+
+
 async def start_publisher(browser: Any, server: RunningServer, hearing: dict[str, Any],
                           query: str) -> Any:
-    page = await browser.new_page()
-    await page.goto(server.url(f"/hearings/{hearing['id']}/publish?{query}"))
+    """The clerk opens the hearing's publish page from its clerk page and starts."""
+    page = await signed_in_clerk(browser, server, hearing)
+    await page.goto(server.url(f"/clerk/hearings/{hearing['id']}"))
+    await page.click("#publish-link")
+    await page.wait_for_url(f"**/hearings/{hearing['id']}/publish")
+    await page.goto(f"{page.url}?{query}")
     await page.select_option("#quality", "360")  # small: two cores are shared
-    await page.fill("#stream-key", hearing["stream_key"])
     await page.click("#start")
     await wait_page_state(page, "courtcastPublisher", "connected")
     return page
@@ -133,9 +148,9 @@ async def test_monitor_glass_to_glass_delay(server: RunningServer, webrtc_browse
     hearing = await create_hearing(server, "620")
     publisher = await start_publisher(webrtc_browser, server, hearing,
                                       "codec=h264&video=pattern")
-    monitor = await webrtc_browser.new_page()
+    # The same clerk watches in another tab: the page's WHEP request is signed in.
+    monitor = await publisher.context.new_page()
     await monitor.goto(server.url(f"/hearings/{hearing['id']}/monitor?measure=1"))
-    await monitor.fill("#token", hearing["stream_key"])
     await monitor.click("#watch")
     await wait_page_state(monitor, "courtcastWhep", "connected")
 

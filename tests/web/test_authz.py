@@ -349,6 +349,8 @@ PAGES = [
     ("/clerk", (LOGIN, 200, 200, 200)),
     ("/clerk/hearings/new", (LOGIN, 200, 200, 200)),
     ("/clerk/hearings/{private}", (LOGIN, 403, 200, 200)),
+    ("/hearings/{private}/publish", (LOGIN, 403, 200, 200)),
+    ("/hearings/{private}/monitor", (LOGIN, 403, 200, 200)),
     ("/account", (LOGIN, 200, 200, 200)),
     ("/admin/accounts", (LOGIN, 403, 403, 200)),
     ("/admin/accounts/{account}", (LOGIN, 403, 403, 200)),

@@ -25,7 +25,7 @@ from tests.ingest.whip.support import (
     publisher_offer,
     viewer_offer,
 )
-from tests.web.conftest import FakeBroadcasts, Seed
+from tests.web.conftest import FakeBroadcasts, Seed, Staff
 
 Client = TestClient[Any, Any]
 SDP = {"Content-Type": "application/sdp"}
@@ -172,59 +172,111 @@ async def test_without_webrtc_the_endpoints_say_so(config: Config, catalog: Cata
         assert "not enabled" in await error(response, 503)
 
 
-async def test_monitor_access(client: Client, catalog: Catalog, seed: Seed, token: str) -> None:
+async def test_monitor_access(client: Client, catalog: Catalog, seed: Seed) -> None:
     whep = f"/api/v1/hearings/{seed.live}/whep"
     pc, _ = await viewer_offer()
     sdp = pc.localDescription.sdp
     anonymous = await client.post(whep, data=sdp, headers=SDP)
-    await error(anonymous, 401)
+    assert "signed-in clerk" in await error(anonymous, 401)
     stranger = await client.post(whep, data=sdp, headers=SDP | {"Authorization": "Bearer x"})
-    assert "stream key or an admin token" in await error(stranger, 401)
+    await error(stranger, 401)
     other_key = await client.post(whep, data=sdp, headers=key_of(catalog, seed.scheduled))
     await error(other_key, 401)
     not_live = await client.post(f"/api/v1/hearings/{seed.scheduled}/whep", data=sdp,
                                  headers=key_of(catalog, seed.scheduled))
     assert "not being broadcast" in await error(not_live, 409)
-    admin = await client.post(whep, data=sdp, headers=SDP | {"Authorization": f"Bearer {token}"})
-    assert admin.status == 201, await admin.text()
+    by_key = await client.post(whep, data=sdp, headers=key_of(catalog, seed.live))
+    assert by_key.status == 201, await by_key.text()
     second, _ = await viewer_offer()
     full = await client.post(whep, data=second.localDescription.sdp,
                              headers=key_of(catalog, seed.live))
     assert "monitors" in await error(full, 503)
     assert full.headers["Retry-After"] == "30"
-    assert (await client.delete(admin.headers["Location"])).status == 200
+    assert (await client.delete(by_key.headers["Location"])).status == 200
     for peer in (pc, second):
         await peer.close()
+
+
+def credentials(staff: Staff, who: str, means: str) -> dict[str, str]:
+    if who == "anonymous":
+        return {}
+    if means == "token":
+        return {"Authorization": f"Bearer {staff.tokens[who]}"}
+    return {"Cookie": f"courtcast_session={staff.cookies[who]}"}
+
+
+@pytest.mark.parametrize("means", ["token", "session"])
+@pytest.mark.parametrize(("who", "status"), [
+    ("anonymous", 401), ("other_clerk", 403), ("plain_clerk", 201), ("admin", 201)])
+async def test_who_may_monitor(client: Client, seed: Seed, staff: Staff, means: str, who: str,
+                               status: int) -> None:
+    """The court's clerks and administrators, by API token or by the monitor page's session."""
+    pc, _ = await viewer_offer()
+    response = await client.post(f"/api/v1/hearings/{seed.live}/whep",
+                                 data=pc.localDescription.sdp,
+                                 headers=SDP | credentials(staff, who, means))
+    if status == 201:
+        assert response.status == 201, await response.text()
+        assert (await client.delete(response.headers["Location"])).status == 200
+    else:
+        await error(response, status)
+    await pc.close()
+
+
+async def test_a_session_counts_only_from_our_own_pages(client: Client, seed: Seed,
+                                                        staff: Staff) -> None:
+    pc, _ = await viewer_offer()
+    foreign = await client.post(f"/api/v1/hearings/{seed.live}/whep",
+                                data=pc.localDescription.sdp,
+                                headers=SDP | credentials(staff, "admin", "session")
+                                | {"Origin": "https://evil.example"})
+    assert "own pages" in await error(foreign, 403)
+    unknown = await client.post("/api/v1/hearings/987654/whep", data=pc.localDescription.sdp,
+                                headers=SDP | credentials(staff, "admin", "token"))
+    await error(unknown, 404)
+    await pc.close()
 
 
 def scripts(html: str) -> list[str]:
     return re.findall(r"<script[^>]*>", html)
 
 
-async def test_the_publish_page(client: Client, catalog: Catalog, seed: Seed) -> None:
-    response = await client.get(f"/hearings/{seed.live}/publish?codec=vp8")
+async def test_the_publish_page(client: Client, catalog: Catalog, seed: Seed,
+                                staff: Staff) -> None:
+    url = f"/hearings/{seed.live}/publish?codec=vp8"
+    anonymous = await client.get(url, allow_redirects=False)
+    assert anonymous.status == 303 and anonymous.headers["Location"].startswith("/login?next=")
+    response = await client.get(url, headers=credentials(staff, "plain_clerk", "session"))
     assert response.status == 200
     html = await response.text()
     assert f'data-whip-url="/api/v1/hearings/{seed.live}/whip"' in html
     assert '<option value="vp8" selected>' in html
-    assert catalog.hearing(seed.live).stream_key not in html
+    # The signed-in clerk never types the key: the page hands it to the publisher script.
+    assert f'data-stream-key="{catalog.hearing(seed.live).stream_key}"' in html
     assert all('src="/static/' in tag or 'type="application/json"' in tag
                for tag in scripts(html)), "no inline script under the CSP"
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
-    assert response.headers["X-Robots-Tag"] == "noindex"
-    assert '<input type="password" id="stream-key"' in html
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Cache-Control"] == "private, no-store"
+    assert response.headers["X-Robots-Tag"].startswith("noindex")
     for name in ("publisher.js", "timecode.js", "whip-client.js"):
         assert (await client.get(f"/static/{name}")).status == 200
 
 
-async def test_pages_name_only_what_the_public_may_see(client: Client, catalog: Catalog,
-                                                        seed: Seed) -> None:
-    title = catalog.hearing_view(seed.restricted).case.title
-    publish = await (await client.get(f"/hearings/{seed.restricted}/publish")).text()
-    monitor = await (await client.get(f"/hearings/{seed.restricted}/monitor")).text()
-    assert title not in publish and title not in monitor
+async def test_the_monitor_page(client: Client, catalog: Catalog, seed: Seed,
+                                staff: Staff) -> None:
+    signed = credentials(staff, "clerk", "session")
+    monitor = await (await client.get(f"/hearings/{seed.restricted}/monitor",
+                                      headers=signed)).text()
     assert f'data-whep-url="/api/v1/hearings/{seed.restricted}/whep"' in monitor
+    assert catalog.hearing(seed.restricted).stream_key not in monitor
+    assert catalog.hearing_view(seed.restricted).case.title in monitor  # staff see the case
     assert '<option value="auto" selected>' in (
-        await (await client.get(f"/hearings/{seed.live}/publish?codec=av1")).text())
-    assert (await client.get("/hearings/987654/publish")).status == 404
+        await (await client.get(f"/hearings/{seed.live}/publish?codec=av1",
+                                headers=signed)).text())
+    assert (await client.get("/hearings/987654/publish", headers=signed)).status == 404
+    other = credentials(staff, "other_clerk", "session")
+    refused = await client.get(f"/hearings/{seed.live}/publish", headers=other)
+    assert refused.status == 403
+    assert catalog.hearing(seed.live).stream_key not in await refused.text()
     assert (await client.get("/static/whep-monitor.js")).status == 200

@@ -1,7 +1,7 @@
 /* CourtCast "Broadcast from this browser": camera and microphone to the hearing over WHIP.
  *
- * Everything comes from data attributes (strict CSP, no inline script). The stream key is
- * typed into the page and sent only in the Authorization header, never in a URL. The codec is
+ * Everything comes from data attributes (strict CSP, no inline script). The page is for the
+ * court's signed-in staff and carries the stream key, sent only in the Authorization header. The codec is
  * forced with setCodecPreferences when the page says so (?codec=h264|vp8); ?video=pattern picks
  * the test pattern with a machine-readable clock. State for automated checks:
  * window.courtcastPublisher = {pc, stream, session, state, codec, bitrate, errors}.
@@ -15,7 +15,6 @@
   }
   var messages = JSON.parse(document.getElementById("publisher-messages").textContent);
   var form = document.getElementById("publish-form");
-  var keyInput = document.getElementById("stream-key");
   var camera = document.getElementById("camera");
   var microphone = document.getElementById("microphone");
   var quality = document.getElementById("quality");
@@ -214,11 +213,7 @@
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    var key = keyInput.value.trim();
-    if (!key) {
-      say(messages.needKey);
-      return;
-    }
+    var key = root.dataset.streamKey;
     say("");
     show("starting");
     startButton.disabled = true;

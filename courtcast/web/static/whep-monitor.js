@@ -1,5 +1,5 @@
 /* CourtCast monitor (/hearings/{id}/monitor): the live feed over WHEP with sub-second delay,
- * for court staff.
+ * for court staff. The page is signed in: its WHEP request carries the session cookie, no token.
  *
  * With "Measure delay" on and the publisher sending the test pattern, each shown frame's
  * clock blocks are read back through a canvas and compared with this computer's clock.
@@ -14,7 +14,6 @@
   }
   var messages = JSON.parse(document.getElementById("whep-messages").textContent);
   var form = document.getElementById("whep-form");
-  var tokenInput = document.getElementById("token");
   var watchButton = document.getElementById("watch");
   var stopButton = document.getElementById("stop");
   var measureBox = document.getElementById("measure");
@@ -64,7 +63,7 @@
 
   // -- WHEP ------------------------------------------------------------------------------------
 
-  async function watch(token) {
+  async function watch() {
     var pc = new RTCPeerConnection({ iceServers: [] });
     state.pc = pc;
     var stream = new MediaStream();
@@ -80,7 +79,7 @@
     });
     pc.addTransceiver("video", { direction: "recvonly" });
     pc.addTransceiver("audio", { direction: "recvonly" });
-    state.session = await window.CourtcastWhip.exchange(pc, root.dataset.whepUrl, token,
+    state.session = await window.CourtcastWhip.exchange(pc, root.dataset.whepUrl, null,
       messages.refused);
   }
 
@@ -106,16 +105,11 @@
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    var token = tokenInput.value.trim();
-    if (!token) {
-      say(messages.needKey);
-      return;
-    }
     say("");
     show("starting");
     watchButton.disabled = true;
     stopButton.disabled = false;
-    watch(token).catch(function (err) {
+    watch().catch(function (err) {
       state.errors.push({ kind: "watch", detail: String(err), at: Date.now() });
       release();
       show("failed");

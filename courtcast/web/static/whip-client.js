@@ -1,7 +1,8 @@
 /* The client half of WHIP/WHEP (RFC 9725) for the publish and monitor pages.
  *
  * Offers are complete (the server takes no trickle ICE): gather first, then POST the offer
- * with the bearer token; the answer comes back with the session URL (Location) for DELETE.
+ * with the bearer token (or, without one, the page's own session cookie); the answer comes
+ * back with the session URL (Location) for DELETE.
  */
 (function () {
   "use strict";
@@ -41,10 +42,12 @@
   async function exchange(pc, url, token, refusedText) {
     await pc.setLocalDescription(await pc.createOffer());
     await gatheringDone(pc);
+    var headers = { "Content-Type": "application/sdp" };
+    if (token) {
+      headers.Authorization = "Bearer " + token;
+    }
     var response = await fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/sdp", "Authorization": "Bearer " + token },
-      body: pc.localDescription.sdp,
+      method: "POST", headers: headers, credentials: "same-origin", body: pc.localDescription.sdp,
     });
     if (response.status !== 201) {
       throw new Error(refusedText + " " + (await refusal(response)));
