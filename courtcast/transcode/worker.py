@@ -149,7 +149,11 @@ class LiveTranscoder:
         self.engine: RenditionEngine | None = None
         self._inbox = _Inbox(queue_limit)
         self._thread: threading.Thread | None = None
-        self._keyframes_only = False
+        # What the worker needs of the source: every video packet only when a worker-side
+        # rendition copies or encodes video; otherwise just keyframes (posters, previews).
+        # Handing it packets it would drop costs a thread wake-up each.
+        self._worker_video_keyframes_only = False
+        self._worker_audio = True
         self._need_keyframe = False
         self._overflowed = False
         self.lag = 0.0  # seconds behind real time, updated by the worker
@@ -182,7 +186,10 @@ class LiveTranscoder:
         wall = self._clock()
         if self.copy is not None:
             self._emit_copy(self.copy.write(packet, wall))
-        if self._keyframes_only and not (packet.kind is TrackKind.VIDEO and packet.keyframe):
+        if packet.kind is TrackKind.VIDEO:
+            if self._worker_video_keyframes_only and not packet.keyframe:
+                return
+        elif not self._worker_audio:
             return
         if self._need_keyframe and packet.kind is TrackKind.VIDEO:
             if not packet.keyframe:
@@ -246,7 +253,9 @@ class LiveTranscoder:
             resume=self._resume,
             timeline_start=self._timeline_start,
         )
-        self._keyframes_only = not specs
+        self._worker_video_keyframes_only = not any(
+            spec.copy_video or spec.encodes_video for spec in specs)
+        self._worker_audio = any(spec.audio for spec in specs)
         self._thread = threading.Thread(
             target=self._run, name=f"transcode-{self.name}", daemon=True
         )
