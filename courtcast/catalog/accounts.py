@@ -308,6 +308,24 @@ class AccountsMixin(CatalogBase):
             session.commit()
             return self._actor(session, account)
 
+    def change_password(self, account_id: int, current: str, new: str, *, ip: str) -> None:
+        """The account holder's own change: the current password first, and its failures count
+        towards the sign-in throttle (a stolen session must not become a guessing oracle).
+        Every session of the account ends, as with an administrator's reset."""
+        moment = utcnow()
+        with self._session() as session:
+            account = self._get(session, Account, account_id, "account_id")
+            self._check_throttle(session, account.username, ip[:64], moment)
+            if not account.password_hash or not _verify(account.password_hash,
+                                                        current[:MAX_PASSWORD]):
+                session.add(LoginFailure(username=account.username, ip=ip[:64], at=moment))
+                session.commit()
+                raise InvalidLogin("the current password is wrong")
+            if new == current:
+                raise Invalid("choose a password different from the current one",
+                              field="password")
+        self.update_account(account_id, password=new)
+
     @staticmethod
     def _check_throttle(session: Session, username: str, ip: str, now: datetime) -> None:
         since = now - LOGIN_WINDOW

@@ -8,7 +8,13 @@ from typing import Any
 
 from aiohttp import web
 
-from courtcast.catalog.service import Actor, InvalidLogin, SignedIn, Throttled
+from courtcast.catalog.service import (
+    Actor,
+    CatalogError,
+    InvalidLogin,
+    SignedIn,
+    Throttled,
+)
 from courtcast.web.actions import Who, audit
 from courtcast.web.context import client_ip, services
 from courtcast.web.errors import PageError
@@ -152,12 +158,44 @@ async def account_page(request: web.Request) -> web.Response:
 
 
 async def _account(
-    request: web.Request, signed: SignedIn, *, new_token: str = "", status: int = 200
+    request: web.Request, signed: SignedIn, *, new_token: str = "", status: int = 200,
+    password_error: str = "",
 ) -> web.Response:
     catalog = services(request).catalog
     tokens = await asyncio.to_thread(catalog.tokens, signed.actor.account_id)
     return render_staff(request, signed, "account.html", status=status, tokens=tokens,
-                        new_token=new_token)
+                        new_token=new_token, password_error=password_error,
+                        done=request.query.get("done", ""))
+
+
+async def change_password(request: web.Request) -> web.StreamResponse:
+    """The holder's own password: the current one first; every other session ends."""
+    signed = await require_staff(request)
+    form = await checked_form(request, signed)
+    new = form.get("new_password", "")
+    if not isinstance(new, str) or new != form.get("new_password_again"):
+        return await _account(request, signed, status=400,
+                              password_error="mismatch")
+    svc, ip = services(request), client_ip(request)
+    change = partial(svc.catalog.change_password, signed.actor.account_id,
+                     str(form.get("current_password", "")), new, ip=ip)
+    try:
+        await asyncio.to_thread(change)
+    except Throttled as exc:
+        raise PageError(429, "throttled", headers={"Retry-After": str(exc.retry_after)}) from None
+    except InvalidLogin:
+        await audit(svc, who_of(request, signed), "account.password_failed")
+        return await _account(request, signed, status=403,
+                              password_error="wrong")
+    except CatalogError as exc:
+        return await _account(request, signed, status=400, password_error=exc.message)
+    await audit(svc, who_of(request, signed), "account.password")
+    # The change ended every session, this one too: sign this browser in again.
+    cookie = await asyncio.to_thread(partial(svc.catalog.open_session,
+                                             signed.actor.account_id, ip=ip))
+    response = see_other("/account?done=password")
+    start_session(response, request, cookie)
+    return response
 
 
 async def create_token(request: web.Request) -> web.Response:
@@ -193,4 +231,5 @@ def setup(app: web.Application) -> None:
     r.add_post("/logout", logout)
     r.add_get("/account", account_page)
     r.add_post("/account/tokens", create_token)
+    r.add_post("/account/password", change_password)
     r.add_post(r"/account/tokens/{token_id:\d+}/revoke", revoke_token)

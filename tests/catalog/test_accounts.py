@@ -137,6 +137,37 @@ def test_sign_in_is_throttled_per_address(
     assert catalog.authenticate("clerk.li", PASSWORD, ip="10.0.0.6", now=NOW).username
 
 
+def test_changing_ones_own_password(catalog: Catalog, world: World) -> None:
+    account_id = clerk(catalog, world)
+    session = catalog.open_session(account_id)
+    with pytest.raises(InvalidLogin):
+        catalog.change_password(account_id, "not the password", "a new long password", ip="")
+    with pytest.raises(Invalid) as same:
+        catalog.change_password(account_id, PASSWORD, PASSWORD, ip="")
+    assert same.value.field == "password"
+    with pytest.raises(Invalid):
+        catalog.change_password(account_id, PASSWORD, "short", ip="")
+    assert catalog.session_actor(session) is not None  # nothing changed so far
+    catalog.change_password(account_id, PASSWORD, "a new long password", ip="10.0.0.5")
+    assert catalog.session_actor(session) is None  # signed out everywhere
+    with pytest.raises(InvalidLogin):
+        catalog.authenticate("clerk.li", PASSWORD, ip="")
+    assert catalog.authenticate("clerk.li", "a new long password", ip="").username == "clerk.li"
+
+
+def test_a_wrong_current_password_counts_towards_the_throttle(catalog: Catalog,
+                                                              world: World) -> None:
+    account_id = clerk(catalog, world)
+    for _ in range(accounts.MAX_FAILURES_PER_USERNAME):
+        with pytest.raises(InvalidLogin):
+            catalog.change_password(account_id, "guess guess guess", "a new long password",
+                                    ip="10.0.0.4")
+    with pytest.raises(Throttled):
+        catalog.change_password(account_id, PASSWORD, "a new long password", ip="10.0.0.4")
+    with pytest.raises(Throttled):
+        catalog.authenticate("clerk.li", PASSWORD, ip="10.0.0.3")
+
+
 def test_sessions(catalog: Catalog, world: World) -> None:
     account_id = clerk(catalog, world)
     cookie = catalog.open_session(account_id, ip="10.0.0.1")

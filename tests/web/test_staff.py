@@ -129,3 +129,71 @@ async def test_own_tokens_are_shown_once_and_revocable(
     gone = await client.get(f"/api/v1/hearings/{seed.private}",
                             headers={"Authorization": f"Bearer {token}"})
     assert gone.status == 401
+
+
+NEW_PASSWORD = "a brand new long password"
+
+
+async def change_password(client: Client, staff: Staff, current: str, new: str,
+                          again: str | None = None) -> Any:
+    return await client.post("/account/password", allow_redirects=False,
+                             headers={"Cookie": f"courtcast_session={staff.cookies['clerk']}"},
+                             data={"csrf_token": staff.csrf["clerk"], "current_password": current,
+                                   "new_password": new, "new_password_again": again or new})
+
+
+async def test_changing_ones_own_password(client: Client, catalog: Catalog,
+                                          staff: Staff) -> None:
+    other_browser = catalog.open_session(staff.clerk)
+    response = await change_password(client, staff, PASSWORD, NEW_PASSWORD)
+    assert response.status == 303 and response.headers["Location"] == "/account?done=password"
+    # Every earlier session ends; this browser gets a new one.
+    assert catalog.session_actor(staff.cookies["clerk"]) is None
+    assert catalog.session_actor(other_browser) is None
+    fresh = response.cookies["courtcast_session"]
+    assert fresh["httponly"] and catalog.session_actor(fresh.value) is not None
+    page = await (await client.get("/account?done=password")).text()
+    assert "Your password is changed" in page
+    client.session.cookie_jar.clear()  # signed out: try the passwords on the sign-in form
+    assert (await sign_in(client, "clerk.li", PASSWORD)).status == 401
+    assert (await sign_in(client, "clerk.li", NEW_PASSWORD)).status == 303
+    (entry,) = catalog.audit_entries(AuditQuery(action="account.password"))
+    assert entry.actor == "clerk.li"
+
+
+@pytest.mark.parametrize(("current", "new", "again", "status", "message"), [
+    ("a wrong guess!", NEW_PASSWORD, None, 403, "The current password is wrong."),
+    (PASSWORD, NEW_PASSWORD, "something else entirely", 400, "The two new passwords differ."),
+    (PASSWORD, "short", None, 400, "password must be 10 to 1024 characters"),
+    (PASSWORD, PASSWORD, None, 400, "choose a password different from the current one"),
+])
+async def test_refused_password_changes_change_nothing(
+    client: Client, catalog: Catalog, staff: Staff, current: str, new: str, again: str | None,
+    status: int, message: str
+) -> None:
+    response = await change_password(client, staff, current, new, again)
+    assert response.status == status
+    assert message in await response.text()
+    assert catalog.session_actor(staff.cookies["clerk"]) is not None  # still signed in
+    assert (await sign_in(client, "clerk.li", PASSWORD)).status == 303
+
+
+async def test_guessing_the_current_password_is_throttled(client: Client, catalog: Catalog,
+                                                          staff: Staff) -> None:
+    for _ in range(accounts.MAX_FAILURES_PER_USERNAME):
+        assert (await change_password(client, staff, "a wrong guess!", NEW_PASSWORD)).status == 403
+    refused = await change_password(client, staff, PASSWORD, NEW_PASSWORD)
+    assert refused.status == 429 and int(refused.headers["Retry-After"]) > 0
+    assert len(catalog.audit_entries(AuditQuery(action="account.password_failed"))) == \
+        accounts.MAX_FAILURES_PER_USERNAME
+
+
+async def test_a_password_change_needs_the_sessions_csrf_token(client: Client, catalog: Catalog,
+                                                               staff: Staff) -> None:
+    response = await client.post(
+        "/account/password", allow_redirects=False,
+        headers={"Cookie": f"courtcast_session={staff.cookies['clerk']}"},
+        data={"csrf_token": "forged", "current_password": PASSWORD,
+              "new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD})
+    assert response.status == 403
+    assert (await sign_in(client, "clerk.li", PASSWORD)).status == 303
