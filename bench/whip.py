@@ -1,9 +1,11 @@
 """WHIP benchmark: CPU of `courtcast serve` per WebRTC publisher, for the H.264 passthrough path
-and the VP8 -> H.264 transcode path (Opus -> AAC in both).
+and the VP8 -> H.264 and VP9 -> H.264 transcode paths (Opus -> AAC in all).
 
 Publishers are aiortc peers in subprocesses (this file with --publish) sending an FFmpeg lavfi
-test pattern and tone, as a browser would; their own encoding is not counted. The server's CPU
-comes from /proc, minus its idle rate measured before publishing.
+test pattern and tone, as a browser would; their own encoding is not counted. aiortc has no VP9
+encoder: the VP9 publisher uses the tests' libvpx-vp9 one (real time, one spatial layer, as
+Chromium sends by default). The server's CPU comes from /proc, minus its idle rate measured
+before publishing.
 
     python bench/whip.py --streams 1 --seconds 30 --size 640x360
 """
@@ -85,6 +87,12 @@ async def publish(url: str, key: str, codec: str, seconds: float, size: str) -> 
 
     from courtcast.ingest.whip.ice import IceSettings, configure
 
+    if codec == "VP9":
+        from courtcast.ingest.whip.peer import register_codecs
+        from tests.ingest.whip.vp9_rtp import install_vp9_encoder
+
+        register_codecs()
+        install_vp9_encoder()
     loopback = IceSettings(hosts=("127.0.0.1",))
     video = MediaPlayer(f"testsrc2=size={size}:rate=25", format="lavfi")
     audio = MediaPlayer("sine=frequency=440:sample_rate=48000", format="lavfi")
@@ -119,7 +127,7 @@ async def main() -> None:
     parser.add_argument("--streams", type=int, default=1)
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--size", default="640x360", help="publisher picture, WxH")
-    parser.add_argument("--paths", default="H264,VP8", help="which paths to measure")
+    parser.add_argument("--paths", default="H264,VP8,VP9", help="which paths to measure")
     parser.add_argument("--publish", nargs=5, metavar=("URL", "KEY", "CODEC", "SECONDS", "SIZE"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -35,7 +35,7 @@ from courtcast.web.wire import MAX_ID, ApiError, path_id
 
 API = r"/api/v1/hearings/{id:\d+}"
 SDP_TYPE: Final = "application/sdp"
-CODECS: Final = ("auto", "h264", "vp8")
+CODECS: Final = ("auto", "h264", "vp8", "vp9")
 CORS: Final = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Expose-Headers": "Location, ETag, Link",

@@ -118,7 +118,7 @@ def check_replay_run(run: Path, seconds: float) -> None:
     assert video_frames(run) >= duration * 10, "frames were lost"
 
 
-@pytest.mark.parametrize("codec", ["h264", "vp8"])
+@pytest.mark.parametrize("codec", ["h264", "vp8", "vp9"])
 async def test_browser_publishes_over_whip(
     server: RunningServer, webrtc_browser: Any, tmp_path: Path, codec: str
 ) -> None:

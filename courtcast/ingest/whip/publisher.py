@@ -2,8 +2,10 @@
 
 H.264 passes through: Annex-B access units become AVCC samples, SPS/PPS become avcC, and a PLI
 asks the publisher for an IDR at each segment boundary (browsers otherwise send one only at the
-start). VP8 is transcoded to H.264 and Opus to AAC in worker threads. The session ends on
-DELETE, ICE failure, silence or a sink that refuses more media; the sink is always closed.
+start). VP8 and VP9 (profile 0 or 2; `peer` assembles VP9 pictures from RTP, aiortc cannot)
+are transcoded to H.264 and Opus to AAC in worker threads; the transcoder forces an IDR every
+segment, so no PLIs are needed for them. The session ends on DELETE, ICE failure, silence or a
+sink that refuses more media; the sink is always closed.
 """
 
 from __future__ import annotations
@@ -95,14 +97,14 @@ class WhipPublisher:
         self._video = AnnexBToAvcc()
         self._keys = KeyframeSchedule(limits.segment_seconds)
         self._video_receiver: RTCRtpReceiver | None = None
-        self._vp8: tuple[Vp8ToH264, Offload[list[Encoded]]] | None = None
+        self._transcoding: tuple[Vp8ToH264, Offload[list[Encoded]]] | None = None
         self._opus: tuple[OpusToAac, Offload[list[Encoded]]] | None = None
         self._last_media = time.monotonic()
         self._closing: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self.codecs: dict[str, str] = {}
         self.frames = 0
-        if "video" in kinds:  # made before the offer is applied, so H.264 wins over VP8
+        if "video" in kinds:  # made before the offer is applied: H.264, then VP8, then VP9
             self.pc.addTransceiver("video", direction="recvonly").setCodecPreferences(
                 peer.h264_first("video"))
 
@@ -157,7 +159,7 @@ class WhipPublisher:
                 if codec == "H264":
                     self._on_h264(frame.data, frame.timestamp, now)
                 else:
-                    self._transcode_vp8(frame, codec)
+                    self._transcode_video(frame, codec)
             else:
                 self.feed.observe(TrackKind.AUDIO, frame.timestamp, AUDIO_TIME_BASE, now)
                 self._transcode_opus(frame)
@@ -174,7 +176,7 @@ class WhipPublisher:
             self._ask_keyframe()  # joined mid-GOP (or the IDR was lost): nothing decodable yet
             return
         self.feed.frame(TrackKind.VIDEO, ts, unit.data, unit.keyframe, VIDEO_TIME_BASE, now)
-        if self._vp8 is None and self._keys.on_frame(ts, unit.keyframe):
+        if self._transcoding is None and self._keys.on_frame(ts, unit.keyframe):
             self._ask_keyframe()
 
     @staticmethod
@@ -189,11 +191,16 @@ class WhipPublisher:
         return TrackInfo(TrackKind.VIDEO, "h264", config, VIDEO_TIME_BASE,
                          width=geometry.width, height=geometry.height)
 
-    def _transcode_vp8(self, frame: JitterFrame, codec: str) -> None:
-        if self._vp8 is None:
+    def _transcode_video(self, frame: JitterFrame, codec: str) -> None:
+        """VP8 or VP9 ("VP8", "VP9": the FFmpeg decoder's name in lower case) to H.264."""
+        if self._transcoding is None:
+            if isinstance(frame, peer.Vp9Frame) and not frame.keyframe:
+                self._ask_keyframe()  # joined mid-stream: a decoder can only start at a keyframe
+                return
             transcoder = Vp8ToH264(self._limits.segment_seconds, codec=codec.lower())
-            self._vp8 = (transcoder, Offload(f"whip-{codec.lower()}", self._on_transcoded_video))
-        transcoder, worker = self._vp8
+            self._transcoding = (transcoder,
+                                 Offload(f"whip-{codec.lower()}", self._on_transcoded_video))
+        transcoder, worker = self._transcoding
         data, ts = frame.data, frame.timestamp
         if not worker.submit(lambda: transcoder.transcode(data, ts)):
             self._ask_keyframe()  # a frame was skipped: start clean from the next keyframe
@@ -251,7 +258,7 @@ class WhipPublisher:
             if self._watchdog is not None and self._watchdog is not asyncio.current_task():
                 self._watchdog.cancel()
             await self.pc.close()
-            for stage in (self._vp8, self._opus):
+            for stage in (self._transcoding, self._opus):
                 if stage is not None:
                     await stage[1].close()  # what was already received still gets written
             with contextlib.suppress(PublishRefused):

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import av
 from aiortc import MediaStreamTrack
+from aiortc.jitterbuffer import JitterFrame
 
 from courtcast.ingest.whip import peer
 from courtcast.ingest.whip.h264 import ParameterSets, avcc_to_annexb, parse_avc_config
@@ -90,6 +91,10 @@ class _Continuity:
         return out
 
 
+def _drop(codec: str, frame: JitterFrame) -> None:
+    del codec, frame
+
+
 class WhepViewer:
     """One clerk's peer connection, sending the relay's packets."""
 
@@ -111,7 +116,12 @@ class WhepViewer:
         if "audio" in kinds:
             self.pc.addTransceiver(self.audio, direction="sendonly")
         self.pc.on("connectionstatechange", self._on_state)
-        return await peer.answer(self.pc, offer_sdp, self._settings)
+        answer = await peer.answer(self.pc, offer_sdp, self._settings)
+        for transceiver in self.pc.getTransceivers():
+            # Sending is H.264 only (above); whatever a viewer might send in a section of its
+            # own (VP9, which aiortc cannot decode, included) is dropped undecoded.
+            peer.tap_receiver(transceiver.receiver, _drop)
+        return answer
 
     def _on_state(self) -> None:
         if self.pc.connectionState in ("failed", "closed"):

@@ -19,6 +19,10 @@ _LINE: Final = re.compile(r"^([a-z])=(.*)$")
 _DIRECTIONS: Final = frozenset(("sendrecv", "sendonly", "recvonly", "inactive"))
 # Payload types with a static meaning (RFC 3551) that offers may use without an rtpmap.
 _STATIC_TYPES: Final = {0: ("PCMU", 8000, 1), 8: ("PCMA", 8000, 1), 9: ("G722", 8000, 1)}
+# VP9 profiles taken, preferred first: 0 (8-bit 4:2:0, what browsers send) and 2 (10/12-bit
+# 4:2:0), which FFmpeg's vp9 decoder decodes and the transcoder reformats to 8-bit yuv420p for
+# x264 (both tested). Profiles 1 and 3 (4:2:2/4:4:4) are left out: no browser sends them.
+VP9_PROFILES: Final = ("0", "2")
 
 
 class SdpError(ValueError):
@@ -33,14 +37,14 @@ class Purpose(StrEnum):
 @dataclass(frozen=True, slots=True)
 class RtpCodec:
     payload_type: int
-    name: str  # as in the rtpmap, e.g. "H264", "VP8", "opus"
+    name: str  # as in the rtpmap, e.g. "H264", "VP8", "VP9", "opus"
     clock_rate: int
     channels: int = 1
     fmtp: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
-        """Lower-case codec name, "h264", "vp8", "opus"..."""
+        """Lower-case codec name, "h264", "vp8", "vp9", "opus"..."""
         return self.name.lower()
 
 
@@ -93,12 +97,21 @@ def h264_supported(codec: RtpCodec) -> bool:
     return idc == 0x42 or (idc in (0x4D, 0x58) and bool(constraints & 0x80))
 
 
+def vp9_supported(codec: RtpCodec) -> bool:
+    """VP9 in one of `VP9_PROFILES` (RFC 9628: no profile-id means profile 0)."""
+    return codec.key == "vp9" and codec.clock_rate == 90000 \
+        and codec.fmtp.get("profile-id", "0") in VP9_PROFILES
+
+
 def video_codec_for_ingest(section: MediaSection) -> str | None:
-    """What the publisher will send: H.264 (passed through) when offered, else VP8."""
+    """What the publisher will send: H.264 (passed through) when offered, else VP8, else VP9
+    (both transcoded to H.264). The order is `peer.h264_first`'s."""
     if any(h264_supported(c) for c in section.codecs):
         return "h264"
     if any(c.key == "vp8" and c.clock_rate == 90000 for c in section.codecs):
         return "vp8"
+    if any(vp9_supported(c) for c in section.codecs):
+        return "vp9"
     return None
 
 
@@ -263,7 +276,8 @@ def _check_codecs(section: MediaSection, purpose: Purpose) -> None:
                        "relays H264 (packetization-mode=1, constrained baseline)")
     if purpose is Purpose.PUBLISH and video_codec_for_ingest(section) is None:
         raise SdpError(f"video codecs offered ({offered}) are not supported: offer H264 "
-                       "(packetization-mode=1, constrained baseline) or VP8")
+                       "(packetization-mode=1, constrained baseline), VP8 or VP9 "
+                       "(profile-id 0 or 2)")
 
 
 def flows(section: MediaSection, purpose: Purpose) -> bool:

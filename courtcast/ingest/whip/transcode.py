@@ -1,6 +1,7 @@
 """PyAV transcoders for what WebRTC brings and HLS cannot use, and back for the monitor.
 
-- VP8 -> H.264 (libx264, zero latency, a forced IDR every segment so segments cut on time),
+- VP8 or VP9 -> H.264 (libx264, zero latency, a forced IDR every segment so segments cut on
+  time),
 - Opus -> AAC-LC (HLS: Safari's native player and hls.js on Safari take AAC in fMP4; Opus
   there is recent and patchy, and RTMP hearings are AAC, so a protocol switch keeps the codec),
 - AAC -> Opus for the WHEP monitor (once per hearing, shared by every viewer).
@@ -47,7 +48,8 @@ def _layout(channels: int) -> str:
 
 
 class Vp8ToH264:
-    """Decodes VP8 and encodes H.264 Annex-B at the first picture's size (even dimensions)."""
+    """Decodes VP8 (or VP9: `codec="vp9"`) and encodes H.264 Annex-B at the first picture's
+    size (even dimensions), 8-bit 4:2:0 whatever the input's depth (VP9 profile 2 is 10-bit)."""
 
     def __init__(self, keyframe_interval: float = 2.0, *, codec: str = "vp8",
                  bit_rate: int = 0) -> None:
@@ -58,14 +60,13 @@ class Vp8ToH264:
         self._bit_rate = bit_rate
 
     def transcode(self, data: bytes, pts: int) -> list[Encoded]:
-        """One VP8 frame (90 kHz `pts`) in, the H.264 frames it completes out."""
+        """One VP8/VP9 frame (90 kHz `pts`) in, the H.264 frames it completes out."""
         packet = av.Packet(data)
         packet.pts = packet.dts = pts
         packet.time_base = VIDEO_TIME_BASE
-        out: list[Encoded] = []
-        for frame in self._decoder.decode(packet):
-            out.extend(self._encode(frame, pts))
-        return out
+        frames = self._decoder.decode(packet)
+        # A VP9 superframe of spatial layers shows each layer: the last is the whole picture.
+        return self._encode(frames[-1], pts) if frames else []
 
     def _open(self, width: int, height: int) -> Any:
         encoder: Any = av.CodecContext.create("libx264", "w")

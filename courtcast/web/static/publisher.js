@@ -2,7 +2,7 @@
  *
  * Everything comes from data attributes (strict CSP, no inline script). The page is for the
  * court's signed-in staff and carries the stream key, sent only in the Authorization header. The codec is
- * forced with setCodecPreferences when the page says so (?codec=h264|vp8); ?video=pattern picks
+ * forced with setCodecPreferences when the page says so (?codec=h264|vp8|vp9); ?video=pattern picks
  * the test pattern with a machine-readable clock. State for automated checks:
  * window.courtcastPublisher = {pc, stream, session, state, codec, bitrate, errors}.
  */
@@ -122,9 +122,17 @@
       if (codec === "vp8") {
         return c.mimeType === "video/VP8";
       }
+      if (codec === "vp9") {
+        return c.mimeType === "video/VP9";
+      }
       return c.mimeType === "video/H264" && /packetization-mode=1/.test(c.sdpFmtpLine || "")
         && /profile-level-id=42/.test(c.sdpFmtpLine || "");
     });
+    if (codec === "vp9") {
+      // Profile 0 (8-bit 4:2:0; no profile-id means 0) first, so that it is what gets sent.
+      var profile0 = function (c) { return !/profile-id=[1-9]/.test(c.sdpFmtpLine || ""); };
+      wanted = wanted.filter(profile0).concat(wanted.filter(function (c) { return !profile0(c); }));
+    }
     var repair = all.filter(function (c) { return c.mimeType === "video/rtx"; });
     transceiver.setCodecPreferences(wanted.concat(repair));
   }

@@ -47,6 +47,14 @@ a=rtpmap:116 H264/90000
 a=fmtp:116 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=640034
 a=rtpmap:98 VP9/90000
 a=fmtp:98 profile-id=0
+a=rtpmap:99 rtx/90000
+a=fmtp:99 apt=98
+a=rtpmap:100 VP9/90000
+a=fmtp:100 profile-id=2
+a=rtpmap:101 rtx/90000
+a=fmtp:101 apt=100
+a=rtpmap:37 VP9/90000
+a=fmtp:37 profile-id=1
 a=rtpmap:45 AV1/90000
 """
 

@@ -2,12 +2,17 @@ from __future__ import annotations
 
 import asyncio
 
+import aiortc.codecs
+import pytest
+
+from courtcast.ingest.whip import peer
 from courtcast.ingest.whip.publisher import KeyframeSchedule, SessionLimits, WhipPublisher
 from courtcast.ingest.whip.sdp import Purpose, parse_offer
 from courtcast.media import TrackKind
 from tests.helpers import eventually
 
 from .support import LOOPBACK, RecordingSink, accept, publisher_offer, seconds
+from .vp9_rtp import vp9_encoders
 
 SECOND = 90000
 
@@ -71,6 +76,23 @@ async def test_vp8_is_transcoded_and_segment_keyframes_are_exact() -> None:
     keys = seconds([p for p in video if p.keyframe])
     first = keys[0]
     assert [round(k - first, 2) for k in keys] == [float(i) for i in range(len(keys))]
+    assert len(video) > 60
+
+
+async def test_vp9_is_assembled_transcoded_and_segment_keyframes_are_exact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An aiortc publisher with a libvpx-vp9 encoder stands in for a browser sending VP9."""
+    monkeypatch.setattr("aiortc.rtcrtpsender.get_encoder", vp9_encoders(aiortc.codecs.get_encoder))
+    peer.register_codecs()  # so that the publisher's own aiortc offers VP9
+    sink = RecordingSink()
+    publisher = await run_publisher("VP9", sink, 3.5)
+    assert publisher.codecs["video"] == "VP9"
+    (video_track, _), = sink.starts
+    assert (video_track.codec, video_track.width, video_track.height) == ("h264", 160, 120)
+    video = sink.of(TrackKind.VIDEO)
+    keys = seconds([p for p in video if p.keyframe])
+    assert [round(k - keys[0], 2) for k in keys] == [float(i) for i in range(len(keys))]
     assert len(video) > 60
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import av
 import numpy as np
 
+from courtcast.ingest.whip import peer
 from courtcast.ingest.whip.h264 import AnnexBToAvcc
 from courtcast.ingest.whip.relay import HearingRelay, RelayTrack, WhepViewer, _Continuity
 from courtcast.ingest.whip.sdp import Purpose, parse_offer
@@ -75,12 +76,14 @@ def hearing_feed(frames: int) -> tuple[list[TrackInfo], list[MediaPacket]]:
 
 async def test_a_monitor_receives_the_hearing_as_h264_and_opus() -> None:
     relay = HearingRelay(7)
+    peer.register_codecs()  # the viewer offers VP9 too: the monitor must still send H.264
     client, tracks = await viewer_offer()
     offer = client.localDescription.sdp
+    assert "VP9/90000" in offer
     viewer = WhepViewer("v1", LOOPBACK, lambda v: relay.viewers.pop(v.id, None))
     relay.viewers[viewer.id] = viewer
     answer = await viewer.negotiate(parse_offer(offer.encode(), Purpose.PLAY), offer)
-    assert "H264/90000" in answer and "VP8" not in answer
+    assert "H264/90000" in answer and "VP8" not in answer and "VP9" not in answer
     await accept(client, answer)
     await eventually(lambda: asyncio.sleep(0.05, client.connectionState == "connected"),
                      timeout=15, what="the viewer to connect")

@@ -31,6 +31,26 @@ def test_vp8_is_chosen_when_no_usable_h264_is_offered() -> None:
     assert sdp.video_codec_for_ingest(video) == "vp8"
 
 
+@pytest.mark.parametrize(("video", "codec"), [
+    ("98 45", "vp9"), ("100 101", "vp9"), ("104 116 100 98", "vp9"), ("98 96", "vp8"),
+    ("98 102", "h264"), ("37 45", None),
+])
+def test_vp9_is_chosen_when_neither_h264_nor_vp8_is_offered(video: str,
+                                                            codec: str | None) -> None:
+    section = parse(offer(video=video)).sections[1]
+    assert sdp.video_codec_for_ingest(section) == codec
+
+
+@pytest.mark.parametrize(("fmtp", "clock_rate", "supported"), [
+    ({}, 90000, True), ({"profile-id": "0"}, 90000, True), ({"profile-id": "2"}, 90000, True),
+    ({"profile-id": "1"}, 90000, False), ({"profile-id": "3"}, 90000, False),
+    ({}, 48000, False),
+])
+def test_vp9_profiles(fmtp: dict[str, str], clock_rate: int, supported: bool) -> None:
+    codec = sdp.RtpCodec(98, "VP9", clock_rate, fmtp=fmtp)
+    assert sdp.vp9_supported(codec) is supported
+
+
 def test_a_viewer_offer_is_validated_for_play() -> None:
     parsed = parse_offer(offer(direction="recvonly", video="102"), Purpose.PLAY)
     assert set(parsed.flowing(Purpose.PLAY)) == {"audio", "video"}
@@ -93,8 +113,9 @@ def test_offers_that_cannot_work_are_refused(change: object, message: str) -> No
 
 
 def test_video_without_a_supported_codec_names_what_was_offered() -> None:
-    with pytest.raises(SdpError, match=r"video codecs offered \(AV1, VP9\)"):
-        parse_offer(offer(video="98 45"), Purpose.PUBLISH)
+    # 37 is VP9 profile 1 (4:4:4), which no browser sends and we do not take.
+    with pytest.raises(SdpError, match=r"video codecs offered \(AV1, VP9\).* VP9 \(profile-id"):
+        parse_offer(offer(video="37 45"), Purpose.PUBLISH)
 
 
 def test_session_level_attributes_are_inherited() -> None:

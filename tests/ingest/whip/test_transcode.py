@@ -9,6 +9,7 @@ import av
 import numpy as np
 import pytest
 
+from courtcast.ingest.whip import vp9
 from courtcast.ingest.whip.h264 import AnnexBToAvcc
 from courtcast.ingest.whip.transcode import (
     AUDIO_TIME_BASE,
@@ -19,6 +20,8 @@ from courtcast.ingest.whip.transcode import (
     Vp8ToH264,
 )
 from courtcast.transcode.codecs import parse_audio_specific_config
+
+from .vp9_rtp import Frames, libvpx_frames
 
 
 def vp8_frames(count: int, width: int = 160, height: int = 120) -> list[tuple[bytes, int]]:
@@ -70,6 +73,29 @@ def test_a_corrupt_vp8_frame_raises_and_the_next_keyframe_recovers() -> None:
     with pytest.raises(av.FFmpegError):
         transcoder.transcode(b"\x00garbage" * 10, 0)
     assert transcoder.transcode(*frames[0])
+
+
+def test_vp9_becomes_h264_one_frame_a_picture_whatever_its_depth(
+    alt_ref_frames: Frames, profile2_frames: Frames,
+) -> None:
+    """Profile 0 as browsers send it, 10-bit profile 2, and superframes with hidden alt-refs."""
+    for frames in (libvpx_frames(6, 161, 120), profile2_frames, alt_ref_frames):
+        transcoder = Vp8ToH264(codec="vp9")
+        out = [e for n, (data, _) in enumerate(frames) for e in transcoder.transcode(data, n)]
+        assert [e.pts for e in out] == list(range(len(frames)))
+        decoder: Any = av.CodecContext.create("h264", "r")
+        frame = decoder.decode(av.Packet(out[0].data))[0]
+        assert (frame.format.name, frame.width, frame.height) == ("yuv420p", 160, 120)
+
+
+def test_a_superframe_of_shown_spatial_layers_becomes_one_h264_frame() -> None:
+    """VP9 SVC shows every spatial layer of a superframe; FFmpeg outputs each one."""
+    (key, _), (inter, _), (last, _) = libvpx_frames(3, 160, 120)
+    both: Any = av.CodecContext.create("vp9", "r")
+    assert len(both.decode(av.Packet(vp9.superframe([key, inter])))) == 2
+    transcoder = Vp8ToH264(codec="vp9")
+    assert [e.pts for e in transcoder.transcode(vp9.superframe([key, inter]), 0)] == [0]
+    assert [e.pts for e in transcoder.transcode(last, 3000)] == [3000]
 
 
 def test_opus_becomes_aac_lc_at_48_khz() -> None:
