@@ -43,6 +43,9 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spool-limit", metavar="SIZE",
                         help="local spool size that raises the storage alarm, e.g. 10G "
                              "[COURTCAST_SPOOL_LIMIT]")
+    parser.add_argument("--trusted-proxies", metavar="ADDR|CIDR[,...]",
+                        help="reverse proxies whose X-Forwarded-For/-Proto/-Host are believed "
+                             "(default none) [COURTCAST_TRUSTED_PROXIES]")
     add_webrtc_options(parser)
 
 
@@ -126,6 +129,7 @@ def load_config(args: argparse.Namespace) -> configuration.Config:
         s3_concurrency=getattr(args, "s3_concurrency", None),
         spool_limit=getattr(args, "spool_limit", None),
         webrtc={name: getattr(args, name, None) for name in WEBRTC_OPTIONS},
+        trusted_proxies=getattr(args, "trusted_proxies", None),
     )
 
 

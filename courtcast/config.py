@@ -33,6 +33,7 @@ class HostPort:
 ADDRESSING_STYLES = ("auto", "path", "virtual")
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4 presigned URLs live at most a week
 SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,8 @@ class Config:
     idle_timeout: float = 30.0
     s3: S3Settings = field(default_factory=S3Settings)
     webrtc: WebRtcSettings = field(default_factory=WebRtcSettings)
+    # Reverse proxies whose X-Forwarded-For/-Proto/-Host are believed; () = nobody's.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
 
     @property
     def media_dir(self) -> Path | None:
@@ -136,6 +139,7 @@ ENV = {
     "turn_username": "COURTCAST_TURN_USERNAME",
     "turn_password": "COURTCAST_TURN_PASSWORD",
     "monitor_viewers": "COURTCAST_MONITOR_VIEWERS",
+    "trusted_proxies": "COURTCAST_TRUSTED_PROXIES",
 }
 
 
@@ -157,6 +161,7 @@ def load(
     s3_concurrency: str | None = None,
     spool_limit: str | None = None,
     webrtc: Mapping[str, str | None] | None = None,
+    trusted_proxies: str | None = None,
 ) -> Config:
     """Resolve each setting from its option, then its environment variable, then the default."""
     data_dir = Path(_pick(data, "data") or "./courtcast-data").resolve()
@@ -187,7 +192,24 @@ def load(
         public_media_url=media_url.rstrip("/") if media_url else None,
         s3=s3,
         webrtc=_webrtc_settings(webrtc or {}, http_address.host),
+        trusted_proxies=parse_networks(_pick(trusted_proxies, "trusted_proxies") or "",
+                                       "--trusted-proxies"),
     )
+
+
+def parse_networks(text: str, option: str) -> tuple[IPNetwork, ...]:
+    """'10.0.0.1, 192.168.0.0/16, fd00::/8' -> networks (an address is a /32 or /128).
+
+    Host bits set ('10.0.0.1/8') are refused: which of the two the operator meant is unclear."""
+    networks = []
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(entry))
+        except ValueError:
+            raise ConfigError(
+                f"{option} must be IP addresses or networks (ADDR or ADDR/BITS), got {entry!r}"
+            ) from None
+    return tuple(networks)
 
 
 def _s3_settings(

@@ -1,7 +1,9 @@
+import ipaddress
 from pathlib import Path
 
 import pytest
 
+from courtcast.cli import build_parser, load_config
 from courtcast.config import ConfigError, HostPort, load
 
 
@@ -41,3 +43,36 @@ def test_malformed_settings_are_named(tmp_path: Path, option: str, value: str) -
 def test_ipv6_host_port() -> None:
     assert HostPort.parse("[::1]:8080", "--http") == HostPort("::1", 8080)
     assert str(HostPort("::1", 8080)) == "[::1]:8080"
+
+
+def test_trusted_proxies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COURTCAST_TRUSTED_PROXIES", raising=False)
+    assert load(data=str(tmp_path)).trusted_proxies == ()
+    config = load(data=str(tmp_path), trusted_proxies=" 127.0.0.1, 10.0.0.0/8,,fd00::/8 ")
+    assert config.trusted_proxies == (ipaddress.ip_network("127.0.0.1/32"),
+                                      ipaddress.ip_network("10.0.0.0/8"),
+                                      ipaddress.ip_network("fd00::/8"))
+
+
+def test_trusted_proxies_option_over_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COURTCAST_TRUSTED_PROXIES", "192.168.0.0/16")
+    assert load(data=str(tmp_path)).trusted_proxies == (ipaddress.ip_network("192.168.0.0/16"),)
+    config = load(data=str(tmp_path), trusted_proxies="::1")
+    assert config.trusted_proxies == (ipaddress.ip_network("::1/128"),)
+
+
+def test_trusted_proxies_on_the_command_line(tmp_path: Path) -> None:
+    for command in ("serve", "demo"):
+        args = build_parser().parse_args(
+            [command, "--data", str(tmp_path), "--trusted-proxies", "10.1.2.3"])
+        assert load_config(args).trusted_proxies == (ipaddress.ip_network("10.1.2.3/32"),)
+
+
+@pytest.mark.parametrize("value", ["proxy.internal", "10.0.0.1/8", "10.0.0.0/33", "10.0.0.0-8",
+                                   "127.0.0.1;10.0.0.1"])
+def test_malformed_trusted_proxies_are_named(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigError, match="--trusted-proxies") as raised:
+        load(data=str(tmp_path), trusted_proxies=f"127.0.0.1,{value}")
+    assert repr(value) in str(raised.value)

@@ -7,9 +7,10 @@ from functools import partial
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from courtcast.storage.base import StorageError
-from courtcast.web import admin, api, clerk, errors, media, pages, record, seo, staff, whip
+from courtcast.web import admin, api, clerk, errors, media, pages, proxy, record, seo, staff, whip
 from courtcast.web.assets import AssetError, ensure_vendor
 from courtcast.web.context import SERVICES, poster_url, previews_url
 from courtcast.web.render import CSP, JINJA, content_security_policy, make_env
@@ -40,7 +41,10 @@ def create_app(services: WebServices) -> web.Application:
     except AssetError as exc:
         # The portal still works; browsers without native HLS then cannot play.
         log.error("hls.js is not available: %s", exc)
-    app = web.Application(middlewares=[errors.middleware])
+    middlewares: list[Middleware] = [errors.middleware]
+    if services.config.trusted_proxies:  # first: everything after sees the client, not the proxy
+        middlewares.insert(0, proxy.middleware(services.config.trusted_proxies))
+    app = web.Application(middlewares=middlewares)
     app[SERVICES] = services
     app[JINJA] = make_env()
     app[JINJA].globals["poster_url"] = partial(poster_url, services)

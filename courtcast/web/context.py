@@ -36,8 +36,8 @@ def publicly_visible(view: HearingView) -> bool:
 
 
 def client_ip(request: web.Request) -> str:
-    """The peer address, for the audit log and sign-in throttling. Forwarded headers are not
-    trusted: anyone can send them."""
+    """The client's address, for the audit log and sign-in throttling: the peer, or behind a
+    trusted proxy the address it forwarded (`courtcast.web.proxy` rewrote `request.remote`)."""
     return (request.remote or "")[:64]
 
 

@@ -29,8 +29,9 @@ Form = MultiDictProxy[str | bytes | bytearray | web.FileField]
 
 
 def https(request: web.Request) -> bool:
-    # X-Forwarded-Proto only ever makes the cookie stricter, so trusting it is harmless.
-    return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+    # One source of truth: courtcast.web.proxy has already made a trusted proxy's
+    # X-Forwarded-Proto the scheme; a direct client's is ignored here as everywhere else.
+    return request.secure
 
 
 def set_cookie(
@@ -77,7 +78,8 @@ async def require_staff(request: web.Request) -> SignedIn:
 
 
 def check_origin(request: web.Request) -> None:
-    """A browser names the page a form was sent from: it must be one of ours."""
+    """A browser names the page a form was sent from: it must be one of ours (behind a trusted
+    proxy `request.host` is the host it forwarded)."""
     origin = request.headers.get("Origin")
     if origin and origin != "null" and urlparse(origin).netloc != request.host:
         raise PageError(403, "csrf")
