@@ -48,8 +48,14 @@ def _layout(channels: int) -> str:
 
 
 class Vp8ToH264:
-    """Decodes VP8 (or VP9: `codec="vp9"`) and encodes H.264 Annex-B at the first picture's
-    size (even dimensions), 8-bit 4:2:0 whatever the input's depth (VP9 profile 2 is 10-bit)."""
+    """Decodes VP8 (or VP9: `codec="vp9"`) and encodes H.264 Annex-B, 8-bit 4:2:0 whatever the
+    input's depth (VP9 profile 2 is 10-bit), at the largest picture size seen so far.
+
+    Browsers start small while their bandwidth estimate ramps up (and SVC publishers start with
+    the base layer), then send the camera's full size; later they shrink again under load. The
+    output grows with them (a new encoder: new SPS, which the pipeline takes as a new
+    configuration) but never shrinks, so a hearing gets its full picture and few changes.
+    """
 
     def __init__(self, keyframe_interval: float = 2.0, *, codec: str = "vp8",
                  bit_rate: int = 0) -> None:
@@ -83,8 +89,11 @@ class Vp8ToH264:
         return encoder
 
     def _encode(self, frame: Any, pts: int) -> list[Encoded]:
-        if self._encoder is None:
+        out: list[Encoded] = []
+        if self._encoder is None or self._grows(frame):
+            out = self._drain()
             self._encoder = self._open(frame.width, frame.height)
+            self._last_key = None  # a new encoder starts with an IDR
         encoder = self._encoder
         if (frame.width, frame.height) != (encoder.width, encoder.height) \
                 or frame.format.name != "yuv420p":
@@ -93,7 +102,21 @@ class Vp8ToH264:
         due = self._last_key is None or pts - self._last_key >= self._interval
         frame.pict_type = av.video.frame.PictureType.I if due else \
             av.video.frame.PictureType.NONE
-        out = [Encoded(bytes(p), int(p.pts), bool(p.is_keyframe)) for p in encoder.encode(frame)]
+        out += self._coded(encoder.encode(frame))
+        return out
+
+    def _grows(self, frame: Any) -> bool:
+        encoder = self._encoder
+        return (frame.width & ~1) * (frame.height & ~1) > encoder.width * encoder.height
+
+    def _drain(self) -> list[Encoded]:
+        """What the current encoder still holds (zerolatency: normally nothing)."""
+        if self._encoder is None:
+            return []
+        return self._coded(self._encoder.encode(None))
+
+    def _coded(self, packets: Any) -> list[Encoded]:
+        out = [Encoded(bytes(p), int(p.pts), bool(p.is_keyframe)) for p in packets]
         for encoded in out:
             if encoded.keyframe:
                 self._last_key = encoded.pts

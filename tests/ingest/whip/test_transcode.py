@@ -67,6 +67,25 @@ def test_vp8_becomes_h264_with_an_idr_every_interval() -> None:
     assert (frame.width, frame.height) == (160, 120)  # odd widths are made even
 
 
+def test_the_output_grows_with_the_picture_but_never_shrinks() -> None:
+    """A browser ramping up from a small start, then shrinking under load."""
+    transcoder = Vp8ToH264(keyframe_interval=10.0)
+    converter = AnnexBToAvcc()
+    decoder: Any = av.CodecContext.create("h264", "r")
+    sizes = []
+    for index, (width, height) in enumerate([(160, 90), (320, 180), (160, 90)]):
+        for data, pts in vp8_frames(5, width, height):
+            for encoded in transcoder.transcode(data, index * 15000 + pts):
+                unit = converter.convert(encoded.data)
+                assert unit is not None
+                if unit.config is not None:  # a new configuration starts with an IDR
+                    assert unit.keyframe
+                frame = decoder.decode(av.Packet(encoded.data))[0]
+                sizes.append((frame.width, frame.height, unit.keyframe))
+    assert [size[:2] for size in sizes] == [(160, 90)] * 5 + [(320, 180)] * 10
+    assert [i for i, size in enumerate(sizes) if size[2]] == [0, 5]  # no IDR on shrinking
+
+
 def test_a_corrupt_vp8_frame_raises_and_the_next_keyframe_recovers() -> None:
     transcoder = Vp8ToH264()
     frames = vp8_frames(3)
