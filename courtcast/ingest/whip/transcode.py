@@ -106,8 +106,8 @@ class Vp8ToH264:
         return out
 
     def _grows(self, frame: Any) -> bool:
-        encoder = self._encoder
-        return (frame.width & ~1) * (frame.height & ~1) > encoder.width * encoder.height
+        width, height = int(frame.width) & ~1, int(frame.height) & ~1
+        return width * height > int(self._encoder.width * self._encoder.height)
 
     def _drain(self) -> list[Encoded]:
         """What the current encoder still holds (zerolatency: normally nothing)."""
