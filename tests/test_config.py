@@ -1,5 +1,6 @@
 import ipaddress
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,7 +38,8 @@ def test_options_win_over_environment(tmp_path: Path, monkeypatch: pytest.Monkey
 ])
 def test_malformed_settings_are_named(tmp_path: Path, option: str, value: str) -> None:
     with pytest.raises(ConfigError, match="--"):
-        load(data=str(tmp_path), **{option: value})
+        settings: dict[str, Any] = {option: value}
+        load(data=str(tmp_path), **settings)
 
 
 def test_ipv6_host_port() -> None:

@@ -63,6 +63,7 @@ async def make_hearing(tmp_path: Path) -> AsyncIterator[object]:
                                          scheduled_start=now, delay_seconds=delay,
                                          scheduled_end=now + timedelta(hours=1))
         assert hearing.id and config.media_dir
+        assert approver is not None
         catalog.approve_hearing(hearing.id, account_id=approver)
         return Hearing(hearing.id, hearing.stream_key, broadcaster, catalog, config.media_dir)
 

@@ -135,7 +135,7 @@ async def play_in_chromium(browser: Any, page_url: str, *, seconds: float = 3.0)
     state["console_errors"] = console_errors
     assert state["time"] > first + seconds / 2, f"playback did not advance: {state}"
     assert not state["errors"], state
-    return state
+    return dict(state)
 
 
 async def test_clerk_publishes_citizens_watch_live_and_replay(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,7 +77,7 @@ async def test_environment_and_defaults(tmp_path: Path, monkeypatch: pytest.Monk
     ({"storage": "s3://media", "spool_limit": "lots"}, "--spool-limit"),
 ])
 def test_malformed_s3_settings_are_named(
-    tmp_path: Path, options: dict[str, str], complaint: str
+    tmp_path: Path, options: dict[str, Any], complaint: str
 ) -> None:
     with pytest.raises(ConfigError, match=complaint):
         load(data=str(tmp_path), **options)

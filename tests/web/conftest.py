@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from courtcast.catalog.service import Catalog
@@ -98,7 +99,7 @@ def services(config: Config, catalog: Catalog, broadcasts: FakeBroadcasts) -> We
 
 
 @pytest.fixture
-async def client(services: WebServices) -> AsyncIterator[TestClient[object, object]]:
+async def client(services: WebServices) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     async with TestClient(TestServer(create_app(services))) as test_client:
         yield test_client
 

@@ -23,6 +23,9 @@ class Recorder:
     def write(self, packet: MediaPacket) -> None:
         self.packets.append(packet)
 
+    async def close(self) -> None:
+        pass
+
 
 def test_clock_places_tracks_by_arrival_and_takes_the_earliest_estimate() -> None:
     clock = SessionClock()

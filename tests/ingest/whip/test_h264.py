@@ -42,7 +42,9 @@ def ffmpeg_avcc(units: list[bytes], tmp_path: Path) -> bytes:
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(source), "-c", "copy", str(target)],
                    check=True, timeout=60)
     with av.open(str(target)) as container:
-        return bytes(container.streams.video[0].codec_context.extradata)
+        extradata = container.streams.video[0].codec_context.extradata
+        assert extradata is not None
+        return bytes(extradata)
 
 
 def test_split_annexb_handles_both_start_codes_and_trailing_zeros() -> None:

@@ -80,7 +80,10 @@ async def test_a_monitor_receives_the_hearing_as_h264_and_opus() -> None:
     client, tracks = await viewer_offer()
     offer = client.localDescription.sdp
     assert "VP9/90000" in offer
-    viewer = WhepViewer("v1", LOOPBACK, lambda v: relay.viewers.pop(v.id, None))
+    def forget(gone: WhepViewer) -> None:
+        relay.viewers.pop(gone.id, None)
+
+    viewer = WhepViewer("v1", LOOPBACK, forget)
     relay.viewers[viewer.id] = viewer
     answer = await viewer.negotiate(parse_offer(offer.encode(), Purpose.PLAY), offer)
     assert "H264/90000" in answer and "VP8" not in answer and "VP9" not in answer
@@ -94,8 +97,8 @@ async def test_a_monitor_receives_the_hearing_as_h264_and_opus() -> None:
         await asyncio.sleep(0.005)
     try:
         kinds = {t.kind: t for t in tracks}
-        video = await asyncio.wait_for(kinds["video"].recv(), 10)
-        audio = await asyncio.wait_for(kinds["audio"].recv(), 10)
+        video: Any = await asyncio.wait_for(kinds["video"].recv(), 10)
+        audio: Any = await asyncio.wait_for(kinds["audio"].recv(), 10)
         assert (video.width, video.height) == (160, 120)
         assert audio.sample_rate == 48000
     finally:

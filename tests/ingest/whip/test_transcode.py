@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import threading
 from typing import Any
@@ -142,8 +143,11 @@ async def test_offload_runs_in_order_off_the_event_loop() -> None:
     delivered: list[tuple[int, str]] = []
     loop_thread = threading.current_thread().name
     worker: Offload[tuple[int, str]] = Offload("test", delivered.append)
+    def work(index: int) -> tuple[int, str]:
+        return index, threading.current_thread().name
+
     for index in range(20):
-        assert worker.submit(lambda i=index: (i, threading.current_thread().name))
+        assert worker.submit(functools.partial(work, index))
     await worker.drain()
     assert [i for i, _ in delivered] == list(range(20))
     assert all(name != loop_thread and name.startswith("test") for _, name in delivered)
