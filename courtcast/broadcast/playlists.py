@@ -18,9 +18,10 @@ from courtcast.storage.base import FINAL_PLAYLIST, LIVE_PLAYLIST, PRIVATE, Objec
 from courtcast.transcode.ladder import master_variants
 from courtcast.transcode.playlist import (
     BandwidthMeter,
-    MediaPlaylist,
     PlaylistSegment,
+    SegmentLines,
     render_master_playlist,
+    render_media,
 )
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
@@ -47,8 +48,8 @@ class PlaylistWriter:
         self.layout = layout
         self.storage = storage
         self.target_duration = target_duration
-        self.record: dict[str, list[PlaylistSegment]] = defaultdict(list)
-        self.public: dict[str, list[PlaylistSegment]] = defaultdict(list)
+        self.record: dict[str, SegmentLines] = defaultdict(SegmentLines)
+        self.public: dict[str, SegmentLines] = defaultdict(SegmentLines)
         self.meters: dict[str, BandwidthMeter] = {}
         self.tracks: dict[str, tuple[TrackInfo, ...]] = {}  # renditions being produced
         # What each stored master states: {rendition: BANDWIDTH}; None = not stored by us.
@@ -114,9 +115,9 @@ class PlaylistWriter:
                                     ObjectMeta(PLAYLIST_TYPE, FINAL_PLAYLIST))
 
     async def _write_media(
-        self, key: str, entries: list[PlaylistSegment], *, ended: bool, cache: str
+        self, key: str, entries: SegmentLines, *, ended: bool, cache: str
     ) -> None:
-        text = MediaPlaylist(entries, self.target_duration, ended=ended).render()
+        text = render_media(entries, self.target_duration, ended=ended)
         await self.storage.put(key, text.encode(), ObjectMeta(PLAYLIST_TYPE, cache))
 
     async def _write_masters(self, *, force: bool, cache: str) -> None:
@@ -130,7 +131,7 @@ class PlaylistWriter:
             await self._write_master(self.layout.master, public, cache)
             self._public_master = public
 
-    def _offered(self, side: dict[str, list[PlaylistSegment]]) -> dict[str, int]:
+    def _offered(self, side: dict[str, SegmentLines]) -> dict[str, int]:
         return {r: self.meter(r).bandwidth for r in self.tracks if side.get(r)}
 
     @staticmethod

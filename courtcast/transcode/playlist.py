@@ -42,53 +42,94 @@ class MediaPlaylist:
 
     @property
     def target_duration_tag(self) -> int:
-        """EXT-X-TARGETDURATION: no rounded EXTINF may exceed it (RFC 8216, 4.3.3.1)."""
         longest = max((s.duration for s in self.segments), default=0.0)
-        return max(1, math.ceil(self.target_duration - 1e-3), math.ceil(longest - 1e-3))
+        return target_duration_tag(self.target_duration, longest)
 
     def render(self) -> str:
-        lines = [
-            "#EXTM3U",
-            f"#EXT-X-VERSION:{VERSION}",
-            f"#EXT-X-TARGETDURATION:{self.target_duration_tag}",
-            f"#EXT-X-MEDIA-SEQUENCE:{self.media_sequence}",
-            f"#EXT-X-DISCONTINUITY-SEQUENCE:{self.discontinuity_sequence}",
-        ]
-        if self.independent_segments:
-            lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
-        lines.append(f"#EXT-X-PLAYLIST-TYPE:{'VOD' if self.ended else 'EVENT'}")
-        lines += _segment_lines(self.segments)
-        if self.ended:
-            lines.append("#EXT-X-ENDLIST")
-        return "\n".join(lines) + "\n"
+        body = SegmentLines()
+        body.extend(self.segments)
+        return render_media(body, self.target_duration, ended=self.ended,
+                            media_sequence=self.media_sequence,
+                            discontinuity_sequence=self.discontinuity_sequence,
+                            independent_segments=self.independent_segments)
 
     @classmethod
     def parse(cls, text: str) -> MediaPlaylist:
         return parse_media_playlist(text)
 
 
-def _segment_lines(segments: Iterable[PlaylistSegment]) -> list[str]:
-    lines: list[str] = []
-    init: str | None = None
-    expected: datetime | None = None  # where the player's extrapolation puts this segment
-    previous: int | None = None
-    for segment in segments:
-        cut = segment.discontinuity or _sequence_gap(previous, segment.sequence)
-        previous = segment.sequence
+class SegmentLines:
+    """A media playlist's segments with their lines, each rendered once as it is appended.
+
+    A live EVENT playlist keeps every segment and is rewritten with each new one: rendering it
+    whole every time would cost time growing with the hearing (30 ms at four hours).
+    """
+
+    def __init__(self) -> None:
+        self.segments: list[PlaylistSegment] = []
+        self.lines: list[str] = []
+        self.longest = 0.0
+        self._init: str | None = None
+        self._expected: datetime | None = None  # where players' extrapolation puts the next
+        self._previous: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
+    def extend(self, segments: Iterable[PlaylistSegment]) -> None:
+        for segment in segments:
+            self.append(segment)
+
+    def append(self, segment: PlaylistSegment) -> None:
+        lines = self.lines
+        cut = segment.discontinuity or _sequence_gap(self._previous, segment.sequence)
+        self._previous = segment.sequence
         if cut and lines:
             lines.append("#EXT-X-DISCONTINUITY")
-        if segment.init_uri and (segment.init_uri != init or cut):
+        if segment.init_uri and (segment.init_uri != self._init or cut):
             lines.append(f'#EXT-X-MAP:URI="{segment.init_uri}"')
-        init = segment.init_uri or init
+        self._init = segment.init_uri or self._init
         extinf = f"{segment.duration:.3f}"
         if segment.program_date_time is not None:
             when = _utc(segment.program_date_time)
-            if cut or expected is None or _drifted(expected, when):
+            if cut or self._expected is None or _drifted(self._expected, when):
                 lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{format_date_time(when)}")
-                expected = when
-            expected += timedelta(seconds=float(extinf))  # what players extrapolate
+                self._expected = when
+            self._expected += timedelta(seconds=float(extinf))
         lines += [f"#EXTINF:{extinf},", segment.uri]
-    return lines
+        self.segments.append(segment)
+        self.longest = max(self.longest, segment.duration)
+
+
+def render_media(
+    body: SegmentLines,
+    target_duration: float,
+    *,
+    ended: bool = False,
+    media_sequence: int = 0,
+    discontinuity_sequence: int = 0,
+    independent_segments: bool = True,
+) -> str:
+    """A media playlist of the segments in `body`; `target_duration` as in MediaPlaylist."""
+    lines = [
+        "#EXTM3U",
+        f"#EXT-X-VERSION:{VERSION}",
+        f"#EXT-X-TARGETDURATION:{target_duration_tag(target_duration, body.longest)}",
+        f"#EXT-X-MEDIA-SEQUENCE:{media_sequence}",
+        f"#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuity_sequence}",
+    ]
+    if independent_segments:
+        lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
+    lines.append(f"#EXT-X-PLAYLIST-TYPE:{'VOD' if ended else 'EVENT'}")
+    text = "\n".join(lines) + "\n"
+    if body.lines:
+        text += "\n".join(body.lines) + "\n"
+    return text + "#EXT-X-ENDLIST\n" if ended else text
+
+
+def target_duration_tag(target_duration: float, longest: float) -> int:
+    """EXT-X-TARGETDURATION: no rounded EXTINF may exceed it (RFC 8216, 4.3.3.1)."""
+    return max(1, math.ceil(target_duration - 1e-3), math.ceil(longest - 1e-3))
 
 
 def _drifted(expected: datetime, actual: datetime) -> bool:

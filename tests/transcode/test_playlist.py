@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -11,10 +12,12 @@ from courtcast.transcode.playlist import (
     BandwidthMeter,
     MediaPlaylist,
     PlaylistSegment,
+    SegmentLines,
     Variant,
     format_date_time,
     parse_attributes,
     render_master_playlist,
+    render_media,
     source_variant,
 )
 from tests.transcode.clips import Clip
@@ -213,3 +216,25 @@ def test_source_variant_from_tracks(clip: Clip) -> None:
     assert variant == Variant(
         "source/index.m3u8", 2_000_000, ("avc1.64001E", "mp4a.40.2"), 2_000_000, (640, 360), 25.0
     )
+
+
+def test_a_growing_playlist_renders_as_if_rendered_whole() -> None:
+    """Appending renders only the new segment; the text must equal a full render at every
+    length, through discontinuities, sequence gaps, new init segments and clock drift."""
+    rng = random.Random(7)
+    grown, body, start = [], SegmentLines(), 0.0
+    for index in range(300):
+        duration = rng.choice([2.0, 2.0, 1.96, 2.04, 4.2])
+        drift = rng.choice([0.0, 0.0, 0.0, 0.35])
+        segment = PlaylistSegment(
+            f"{index:06d}.m4s", duration, T0 + timedelta(seconds=start + drift),
+            discontinuity=rng.random() < 0.03, init_uri=f"init-{index // 100}.mp4",
+            sequence=index + (1 if index > 150 else 0))  # a gap at 151
+        start += duration
+        grown.append(segment)
+        body.append(segment)
+        for ended in (False, True):
+            assert render_media(body, 2.0, ended=ended) == \
+                MediaPlaylist(list(grown), 2.0, ended=ended).render()
+    assert len(body) == 300 and body.longest == 4.2
+    assert render_media(SegmentLines(), 2.0) == MediaPlaylist([]).render()
