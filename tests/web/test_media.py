@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gzip
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +135,22 @@ def test_safe_relative_rejects_dot_segments() -> None:
                 "public/a\\..\\b", "public"):
         assert _safe_relative(bad) is None, bad
     assert str(_safe_relative("public/1/master.m3u8")) == "public/1/master.m3u8"
+
+
+async def test_large_playlists_are_gzipped_for_clients_that_take_it(
+    client: Client, media: Path
+) -> None:
+    lines = "".join(f"#EXTINF:2.000,\n{index:06d}.m4s\n" for index in range(2000))
+    text = (PLAYLIST.decode() + lines).encode()
+    (media / "public/1/source/index.m3u8").write_bytes(text)
+    url = "/media/public/1/source/index.m3u8"
+    gzipped = await client.get(url, headers={"Accept-Encoding": "gzip"}, auto_decompress=False)
+    assert gzipped.headers["Content-Encoding"] == "gzip"
+    assert gzipped.headers["Vary"] == "Accept-Encoding"
+    assert len(await gzipped.read()) < len(text) / 5
+    assert gzip.decompress(await gzipped.read()) == text
+    plain = await client.get(url, headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers and await plain.read() == text
+    small = await client.get("/media/public/1/master.m3u8", headers={"Accept-Encoding": "gzip"},
+                             auto_decompress=False)
+    assert "Content-Encoding" not in small.headers and await small.read() == PLAYLIST
