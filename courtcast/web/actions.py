@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from courtcast.catalog.models import Case, Court, Courtroom, HearingStatus
+from courtcast.catalog.models import Account, Case, Court, Courtroom, HearingStatus, Role
 from courtcast.catalog.service import Actor, CatalogError, Conflict, HearingView, Invalid
 from courtcast.web.authz import require
 from courtcast.web.services import WebServices
@@ -114,6 +114,40 @@ async def create_hearing(svc: WebServices, who: Who, *, case_id: int, **fields: 
     }
     await audit(svc, who, "hearing.create", view=view, details=details)
     return view
+
+
+# --- accounts ----------------------------------------------------------------------------------
+
+
+async def create_account(
+    svc: WebServices, who: Who, *, password: str | None, **fields: Any
+) -> Account:
+    require(who.actor, "account.manage")
+    create = partial(svc.catalog.create_account, password=password, **fields)
+    account = await asyncio.to_thread(create)
+    await audit(svc, who, "account.create", details={"account_id": account.id, **fields})
+    return account
+
+
+async def update_account(
+    svc: WebServices, who: Who, account_id: int, *, password: str | None = None,
+    **changes: Any,
+) -> Account:
+    """Change what is given (None: unchanged); an administrator cannot lock themselves out."""
+    require(who.actor, "account.manage")
+    demoted = changes.get("role") not in (None, Role.ADMIN)
+    if account_id == who.actor.account_id and (changes.get("disabled") or demoted):
+        raise Conflict("You cannot disable or demote your own account.")
+    def update() -> Account:
+        # It owns command-line tokens and must never sign in or change role.
+        if svc.catalog.builtin_admin().id == account_id:
+            raise Conflict("the built-in account cannot be changed")
+        return svc.catalog.update_account(account_id, password=password, **changes)
+
+    account = await asyncio.to_thread(update)
+    details = {"account_id": account_id, "password_changed": password is not None, **changes}
+    await audit(svc, who, "account.update", details=details)
+    return account
 
 
 def _jsonable(fields: Mapping[str, Any]) -> dict[str, Any]:

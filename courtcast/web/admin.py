@@ -69,7 +69,6 @@ async def _accounts(
 async def create_account(request: web.Request) -> web.Response:
     signed = await _admin(request)
     form = await checked_form(request, signed)
-    catalog = services(request).catalog
     fields: dict[str, Any] = {
         "username": text_field(form, "username"),
         "role": text_field(form, "role"),
@@ -79,13 +78,11 @@ async def create_account(request: web.Request) -> web.Response:
     }
     password = form.get("password")
     try:
-        account = await asyncio.to_thread(
-            partial(catalog.create_account, password=str(password or ""), **fields))
+        account = await actions.create_account(services(request), who_of(request, signed),
+                                               password=str(password or ""), **fields)
     except CatalogError as exc:
         return await _accounts(request, signed, error=exc.message, values=fields,
                                status=ERROR_STATUS.get(exc.code, 409))
-    await actions.audit(services(request), who_of(request, signed), "account.create",
-                        details={"account_id": account.id, **fields})
     return see_other(f"/admin/accounts/{account.id}?done=create")
 
 
@@ -126,23 +123,14 @@ async def update_account(request: web.Request) -> web.Response:
         "can_approve": form.get("can_approve") == "on",
         "disabled": form.get("disabled") == "on",
     }
-    if account_id == signed.actor.account_id and (
-        changes["disabled"] or changes["role"] != Role.ADMIN
-    ):
-        return await _account(request, signed, account_id, status=409,
-                              error="You cannot disable or demote your own account.")
-    update = partial(services(request).catalog.update_account, account_id,
-                     password=str(password) if password else None, **changes)
     try:
-        await asyncio.to_thread(update)
+        await actions.update_account(services(request), who_of(request, signed), account_id,
+                                     password=str(password) if password else None, **changes)
     except CatalogError as exc:
         if exc.code == "not_found" and exc.field is None:
             raise
         return await _account(request, signed, account_id, error=exc.message,
                               status=ERROR_STATUS.get(exc.code, 409))
-    details = {"account_id": account_id, "password_changed": bool(password), **changes}
-    await actions.audit(services(request), who_of(request, signed), "account.update",
-                        details=details)
     return see_other(f"/admin/accounts/{account_id}?done=update")
 
 

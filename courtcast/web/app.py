@@ -10,7 +10,20 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from courtcast.storage.base import StorageError
-from courtcast.web import admin, api, clerk, errors, media, pages, proxy, record, seo, staff, whip
+from courtcast.web import (
+    admin,
+    api,
+    api_accounts,
+    clerk,
+    errors,
+    media,
+    pages,
+    proxy,
+    record,
+    seo,
+    staff,
+    whip,
+)
 from courtcast.web.assets import AssetError, ensure_vendor
 from courtcast.web.context import SERVICES, poster_url, previews_url
 from courtcast.web.render import CSP, JINJA, content_security_policy, make_env
@@ -52,6 +65,7 @@ def create_app(services: WebServices) -> web.Application:
     app[CSP] = content_security_policy(_media_origin_sample(services))
     app.router.add_get("/healthz", healthz)
     api.setup(app)
+    api_accounts.setup(app)
     pages.setup(app)
     for module in (staff, clerk, admin, record, seo):  # issue 4: staff pages, record, SEO
         module.setup(app)

@@ -134,5 +134,20 @@ class Body:
             raise invalid(name, "must be true or false")
         return value
 
+    def optional_flag(self, name: str) -> bool | None:
+        """true, false, or None when absent (a PATCH leaves it as it is)."""
+        return None if self.data.get(name) is None else self.flag(name, default=False)
+
+    def optional_ids(self, name: str) -> list[int] | None:
+        """A list of ids, or None when absent."""
+        value = self.data.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_ID for v in value
+        ):
+            raise invalid(name, "must be a list of ids")
+        return list(value)
+
     def time(self, name: str) -> datetime:
         return parse_time(self._get(name, True), name)

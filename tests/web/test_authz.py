@@ -102,6 +102,12 @@ API_WRITES = [
           "hearing.restore", ANY_CLERK),
     Write("rotate key", "POST", "/api/v1/hearings/{hearing}/rotate-key", None, "scheduled",
           "hearing.rotate_key", ANY_CLERK),
+    Write("create account", "POST", "/api/v1/accounts",
+          lambda *_: {"username": "clerk.new", "role": "clerk",
+                      "password": "a long enough password"}, None,
+          "account.create", (401, 403, 403, 201)),
+    Write("update account", "PATCH", "/api/v1/accounts/{account}",
+          lambda *_: {"display_name": "孙书记员"}, None, "account.update", (401, 403, 403, 200)),
 ]
 
 
@@ -244,7 +250,8 @@ PAGE_ACTIONS = [
           lambda seed, *_: {**case_body(seed, _[0], 0), "restriction": ""}, None,
           "case.create", PAGE_CLERK),
     *(Write(w.name, "POST", f"/clerk/hearings/{{hearing}}/{w.path.rsplit('/', 1)[1]}",
-            w.body, w.state, w.action, PAGE_CLERK) for w in API_WRITES[5:]),
+            w.body, w.state, w.action, PAGE_CLERK)
+      for w in API_WRITES if w.path.startswith("/api/v1/hearings/{hearing}/")),
     Write("create account", "POST", "/admin/accounts",
           lambda seed, *_: {"username": "clerk.new", "role": "clerk", "password": "x" * 12,
                             "court_ids": str(seed.court)}, None, "account.create", PAGE_ADMIN),
