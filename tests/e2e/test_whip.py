@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from courtcast.simulator import publish
@@ -142,6 +143,39 @@ async def test_browser_publishes_over_whip(
     assert len(replay["runs"]) == (2 if codec == "h264" else 1), replay["media"]
     check_replay_run(replay["runs"][0], sent)
     await play_in_chromium(webrtc_browser, hearing["page_url"], seconds=2)
+
+
+async def test_the_browser_publisher_reconnects_by_itself(
+    server: RunningServer, webrtc_browser: Any, tmp_path: Path
+) -> None:
+    """The server drops the session (as in a restart or a cut network): the page publishes
+    again on its own and the hearing continues after a discontinuity, nothing lost."""
+    hearing = await create_hearing(server, "630")
+    page = await start_publisher(webrtc_browser, server, hearing, "codec=h264")
+    await wait_status(server, hearing["id"], "live")
+    await asyncio.sleep(4)
+    first = await page.evaluate("window.courtcastPublisher.session")
+    async with aiohttp.ClientSession() as http, http.delete(first) as response:
+        assert response.status == 200
+
+    async def again() -> bool:
+        state = await page.evaluate("""() => ({state: window.courtcastPublisher.state,
+            session: window.courtcastPublisher.session,
+            reconnects: window.courtcastPublisher.reconnects})""")
+        return bool(state["state"] == "connected" and state["session"] not in (None, first)
+                    and state["reconnects"] >= 1)
+
+    dropped = time.monotonic()
+    await eventually(again, timeout=30, what="the page to publish again by itself")
+    print(f"\nthe browser publisher was back {time.monotonic() - dropped:.1f} s after the drop")
+    await asyncio.sleep(5)
+    await stop_publisher(page)
+    await server.api("POST", f"/api/v1/hearings/{hearing['id']}/end", expect=200)
+    replay = await replay_files(server, hearing["playback_url"], tmp_path)
+    assert len(replay["runs"]) == 2, replay["media"]  # before and after the drop
+    for run in replay["runs"]:
+        assert vfr_decode_errors(run) == ""
+        assert video_frames(run) >= 4 * 10, "each part holds seconds of video"
 
 
 async def test_monitor_glass_to_glass_delay(server: RunningServer, webrtc_browser: Any) -> None:

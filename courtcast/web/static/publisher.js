@@ -4,7 +4,7 @@
  * court's signed-in staff and carries the stream key, sent only in the Authorization header. The codec is
  * forced with setCodecPreferences when the page says so (?codec=h264|vp8|vp9); ?video=pattern picks
  * the test pattern with a machine-readable clock. State for automated checks:
- * window.courtcastPublisher = {pc, stream, session, state, codec, bitrate, errors}.
+ * window.courtcastPublisher = {pc, stream, session, state, codec, bitrate, errors, reconnects}.
  */
 (function () {
   "use strict";
@@ -29,6 +29,7 @@
   var PATTERN_FPS = 30;
   var state = {
     pc: null, stream: null, session: null, state: "idle", codec: null, bitrate: 0, errors: [],
+    wanted: false, reconnects: 0,
   };
   window.courtcastPublisher = state;
 
@@ -148,9 +149,16 @@
     var stream = await openSources();
     state.stream = stream;
     preview.srcObject = stream;
+    state.wanted = true;
+    await connect(key);
+  }
+
+  // One WHIP session for the sources already open; a reconnection makes a new one.
+  async function connect(key) {
+    var stream = state.stream;
     var pc = new RTCPeerConnection({ iceServers: [] });
     state.pc = pc;
-    pc.addEventListener("connectionstatechange", function () { show(pc.connectionState); });
+    pc.addEventListener("connectionstatechange", function () { onConnectionState(pc, key); });
     stream.getTracks().forEach(function (track) {
       var transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
       if (track.kind === "video") {
@@ -164,6 +172,86 @@
     state.session = await window.CourtcastWhip.exchange(pc, root.dataset.whipUrl, key,
       messages.refused);
     state.codec = negotiatedCodec(pc);
+    // The server ending the session (a restart, a cut connection) closes DTLS at once; ICE
+    // would take many seconds more to notice.
+    var dtls = pc.getSenders().map(function (s) { return s.transport; }).filter(Boolean)[0];
+    if (dtls) {
+      dtls.addEventListener("statechange", function () {
+        if (pc === state.pc && (dtls.state === "closed" || dtls.state === "failed")) {
+          reconnect(key);
+        }
+      });
+    }
+  }
+
+  // -- reconnecting ----------------------------------------------------------------------------
+  //
+  // A courtroom laptop loses its network, or the server restarts: the broadcast must resume by
+  // itself, as an encoder reconnects over RTMP. The camera stays open; a new peer connection
+  // makes a new WHIP session, which the hearing continues after a discontinuity. Connections
+  // that stay "disconnected" (ICE gave no sign of life) are replaced too. Refusals that retrying
+  // cannot fix (the key was rotated, the hearing ended) stop it.
+
+  var DISCONNECTED_GRACE_MS = 5000;
+  var RETRY_MIN_MS = 1000;
+  var RETRY_MAX_MS = 30000;
+  var FINAL_REFUSALS = [401, 403, 404];
+  var retryDelay = RETRY_MIN_MS;
+  var retryTimer = null;
+  var graceTimer = null;
+
+  function onConnectionState(pc, key) {
+    if (pc !== state.pc) {
+      return; // an abandoned connection
+    }
+    show(pc.connectionState);
+    clearTimeout(graceTimer);
+    if (pc.connectionState === "connected") {
+      retryDelay = RETRY_MIN_MS;
+    } else if (pc.connectionState === "failed") {
+      reconnect(key);
+    } else if (pc.connectionState === "disconnected") {
+      graceTimer = setTimeout(function () { reconnect(key); }, DISCONNECTED_GRACE_MS);
+    }
+  }
+
+  function dropConnection() {
+    var session = state.session;
+    state.session = null;
+    if (state.pc) {
+      state.pc.close();
+      state.pc = null;
+    }
+    if (session) {
+      window.CourtcastWhip.end(session); // frees the server's publisher slot if it is reachable
+    }
+  }
+
+  function reconnect(key) {
+    if (!state.wanted || retryTimer) {
+      return;
+    }
+    dropConnection();
+    show("reconnecting");
+    retryTimer = setTimeout(function () {
+      retryTimer = null;
+      if (!state.wanted) {
+        return;
+      }
+      state.reconnects += 1;
+      connect(key).catch(function (err) {
+        fail("reconnect", err);
+        if (FINAL_REFUSALS.indexOf(err && err.status) >= 0) {
+          state.wanted = false;
+          release();
+          show("failed");
+          say(err.message);
+          return;
+        }
+        retryDelay = Math.min(retryDelay * 2, RETRY_MAX_MS);
+        reconnect(key);
+      });
+    }, retryDelay);
   }
 
   function release() {
@@ -183,6 +271,10 @@
   }
 
   async function stop() {
+    state.wanted = false;
+    clearTimeout(retryTimer);
+    clearTimeout(graceTimer);
+    retryTimer = null;
     var session = state.session;
     state.session = null;
     release();
@@ -228,6 +320,7 @@
     stopButton.disabled = false;
     start(key).catch(function (err) {
       fail("start", err);
+      state.wanted = false;
       release();
       show("failed");
       say(err && err.name === "NotAllowedError" ? messages.noDevices

@@ -50,7 +50,9 @@
       method: "POST", headers: headers, credentials: "same-origin", body: pc.localDescription.sdp,
     });
     if (response.status !== 201) {
-      throw new Error(refusedText + " " + (await refusal(response)));
+      var error = new Error(refusedText + " " + (await refusal(response)));
+      error.status = response.status;
+      throw error;
     }
     var session = new URL(response.headers.get("Location"), location.href).href;
     try {
