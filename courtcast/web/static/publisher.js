@@ -29,8 +29,11 @@
   var PATTERN_FPS = 30;
   var state = {
     pc: null, stream: null, session: null, state: "idle", codec: null, bitrate: 0, errors: [],
-    wanted: false, reconnects: 0,
+    keeper: null,
   };
+  Object.defineProperty(state, "reconnects", {
+    get: function () { return state.keeper ? state.keeper.reconnects : 0; },
+  });
   window.courtcastPublisher = state;
 
   function say(text) {
@@ -149,16 +152,26 @@
     var stream = await openSources();
     state.stream = stream;
     preview.srcObject = stream;
-    state.wanted = true;
-    await connect(key);
+    // The camera stays open across reconnections; each makes a new WHIP session, which the
+    // hearing continues after a discontinuity.
+    state.keeper = new window.CourtcastWhip.Keeper(function () { return connect(key); }, {
+      drop: dropConnection,
+      show: show,
+      failed: function (err) { fail("reconnect", err); },
+      giveUp: function (err) {
+        release();
+        show("failed");
+        say(err.message);
+      },
+    });
+    await state.keeper.start();
   }
 
-  // One WHIP session for the sources already open; a reconnection makes a new one.
+  // One WHIP session for the sources already open; resolves to its peer connection.
   async function connect(key) {
     var stream = state.stream;
     var pc = new RTCPeerConnection({ iceServers: [] });
     state.pc = pc;
-    pc.addEventListener("connectionstatechange", function () { onConnectionState(pc, key); });
     stream.getTracks().forEach(function (track) {
       var transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
       if (track.kind === "video") {
@@ -172,47 +185,8 @@
     state.session = await window.CourtcastWhip.exchange(pc, root.dataset.whipUrl, key,
       messages.refused);
     state.codec = negotiatedCodec(pc);
-    // The server ending the session (a restart, a cut connection) closes DTLS at once; ICE
-    // would take many seconds more to notice.
-    var dtls = pc.getSenders().map(function (s) { return s.transport; }).filter(Boolean)[0];
-    if (dtls) {
-      dtls.addEventListener("statechange", function () {
-        if (pc === state.pc && (dtls.state === "closed" || dtls.state === "failed")) {
-          reconnect(key);
-        }
-      });
-    }
-  }
-
-  // -- reconnecting ----------------------------------------------------------------------------
-  //
-  // A courtroom laptop loses its network, or the server restarts: the broadcast must resume by
-  // itself, as an encoder reconnects over RTMP. The camera stays open; a new peer connection
-  // makes a new WHIP session, which the hearing continues after a discontinuity. Connections
-  // that stay "disconnected" (ICE gave no sign of life) are replaced too. Refusals that retrying
-  // cannot fix (the key was rotated, the hearing ended) stop it.
-
-  var DISCONNECTED_GRACE_MS = 5000;
-  var RETRY_MIN_MS = 1000;
-  var RETRY_MAX_MS = 30000;
-  var FINAL_REFUSALS = [401, 403, 404];
-  var retryDelay = RETRY_MIN_MS;
-  var retryTimer = null;
-  var graceTimer = null;
-
-  function onConnectionState(pc, key) {
-    if (pc !== state.pc) {
-      return; // an abandoned connection
-    }
     show(pc.connectionState);
-    clearTimeout(graceTimer);
-    if (pc.connectionState === "connected") {
-      retryDelay = RETRY_MIN_MS;
-    } else if (pc.connectionState === "failed") {
-      reconnect(key);
-    } else if (pc.connectionState === "disconnected") {
-      graceTimer = setTimeout(function () { reconnect(key); }, DISCONNECTED_GRACE_MS);
-    }
+    return pc;
   }
 
   function dropConnection() {
@@ -225,33 +199,6 @@
     if (session) {
       window.CourtcastWhip.end(session); // frees the server's publisher slot if it is reachable
     }
-  }
-
-  function reconnect(key) {
-    if (!state.wanted || retryTimer) {
-      return;
-    }
-    dropConnection();
-    show("reconnecting");
-    retryTimer = setTimeout(function () {
-      retryTimer = null;
-      if (!state.wanted) {
-        return;
-      }
-      state.reconnects += 1;
-      connect(key).catch(function (err) {
-        fail("reconnect", err);
-        if (FINAL_REFUSALS.indexOf(err && err.status) >= 0) {
-          state.wanted = false;
-          release();
-          show("failed");
-          say(err.message);
-          return;
-        }
-        retryDelay = Math.min(retryDelay * 2, RETRY_MAX_MS);
-        reconnect(key);
-      });
-    }, retryDelay);
   }
 
   function release() {
@@ -271,10 +218,9 @@
   }
 
   async function stop() {
-    state.wanted = false;
-    clearTimeout(retryTimer);
-    clearTimeout(graceTimer);
-    retryTimer = null;
+    if (state.keeper) {
+      state.keeper.stop();
+    }
     var session = state.session;
     state.session = null;
     release();
@@ -320,7 +266,9 @@
     stopButton.disabled = false;
     start(key).catch(function (err) {
       fail("start", err);
-      state.wanted = false;
+      if (state.keeper) {
+        state.keeper.stop();
+      }
       release();
       show("failed");
       say(err && err.name === "NotAllowedError" ? messages.noDevices

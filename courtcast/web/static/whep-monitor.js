@@ -23,7 +23,8 @@
   var message = document.getElementById("whep-message");
 
   var KEEP_DELAYS = 600;
-  var state = { pc: null, video: video, session: null, state: "idle", delays: [], errors: [] };
+  var state = { pc: null, video: video, session: null, state: "idle", delays: [], errors: [],
+    keeper: null };
   window.courtcastWhep = state;
 
   function say(text) {
@@ -63,11 +64,12 @@
 
   // -- WHEP ------------------------------------------------------------------------------------
 
-  async function watch() {
+  // One WHEP session; resolves to its peer connection. The Keeper makes a new one when the
+  // connection is lost (a server restart, the clerk's network), so the monitor comes back.
+  async function connect() {
     var pc = new RTCPeerConnection({ iceServers: [] });
     state.pc = pc;
     var stream = new MediaStream();
-    pc.addEventListener("connectionstatechange", function () { show(pc.connectionState); });
     pc.addEventListener("track", function (event) {
       // Show frames as soon as they decode: this is a monitor, not a smooth public player.
       if ("jitterBufferTarget" in event.receiver) {
@@ -81,6 +83,36 @@
     pc.addTransceiver("audio", { direction: "recvonly" });
     state.session = await window.CourtcastWhip.exchange(pc, root.dataset.whepUrl, null,
       messages.refused);
+    show(pc.connectionState);
+    return pc;
+  }
+
+  function dropConnection() {
+    var session = state.session;
+    state.session = null;
+    if (state.pc) {
+      state.pc.close();
+      state.pc = null;
+    }
+    if (session) {
+      window.CourtcastWhip.end(session);
+    }
+  }
+
+  async function watch() {
+    state.keeper = new window.CourtcastWhip.Keeper(connect, {
+      drop: dropConnection,
+      show: show,
+      failed: function (err) {
+        state.errors.push({ kind: "reconnect", detail: String(err), at: Date.now() });
+      },
+      giveUp: function (err) {
+        release();
+        show("failed");
+        say(err.message);
+      },
+    });
+    await state.keeper.start();
   }
 
   function release() {
@@ -94,6 +126,9 @@
   }
 
   async function stop() {
+    if (state.keeper) {
+      state.keeper.stop();
+    }
     var session = state.session;
     state.session = null;
     release();
@@ -111,6 +146,9 @@
     stopButton.disabled = false;
     watch().catch(function (err) {
       state.errors.push({ kind: "watch", detail: String(err), at: Date.now() });
+      if (state.keeper) {
+        state.keeper.stop();
+      }
       release();
       show("failed");
       say((err && err.message) || messages.network);

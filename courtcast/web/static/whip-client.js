@@ -64,5 +64,106 @@
     return session;
   }
 
-  window.CourtcastWhip = { exchange: exchange, end: end };
+  // -- keeping a session up -------------------------------------------------------------------
+  //
+  // A courtroom laptop loses its network, or the server restarts: a broadcast (or a monitor)
+  // must resume by itself, as an RTMP encoder reconnects. `connect()` makes a new peer
+  // connection and session and resolves to the peer connection. It is called again when the
+  // connection fails, stays "disconnected" for a while, or the server closes DTLS (which ICE
+  // would take many seconds more to notice), with backoff. Refusals that retrying cannot fix
+  // (a rotated key, an ended hearing, lost rights) stop it. Hooks: drop() abandons the current
+  // connection, show(state), failed(err), giveUp(err).
+
+  var DISCONNECTED_GRACE_MS = 5000;
+  var RETRY_MIN_MS = 1000;
+  var RETRY_MAX_MS = 30000;
+  var FINAL_REFUSALS = [401, 403, 404];
+
+  function Keeper(connect, hooks) {
+    this.connect = connect;
+    this.hooks = hooks;
+    this.wanted = false;
+    this.pc = null;
+    this.delay = RETRY_MIN_MS;
+    this.retry = null;
+    this.grace = null;
+    this.reconnects = 0;
+  }
+
+  Keeper.prototype.start = async function () {
+    this.wanted = true;
+    this.watch(await this.connect());
+  };
+
+  Keeper.prototype.stop = function () {
+    this.wanted = false;
+    this.pc = null;
+    clearTimeout(this.retry);
+    clearTimeout(this.grace);
+    this.retry = null;
+  };
+
+  Keeper.prototype.watch = function (pc) {
+    var self = this;
+    this.pc = pc;
+    pc.addEventListener("connectionstatechange", function () { self.changed(pc); });
+    var dtls = pc.getSenders().concat(pc.getReceivers())
+      .map(function (end) { return end.transport; }).filter(Boolean)[0];
+    if (dtls) {
+      dtls.addEventListener("statechange", function () {
+        if (pc === self.pc && (dtls.state === "closed" || dtls.state === "failed")) {
+          self.lost();
+        }
+      });
+    }
+  };
+
+  Keeper.prototype.changed = function (pc) {
+    var self = this;
+    if (pc !== this.pc) {
+      return; // an abandoned connection
+    }
+    this.hooks.show(pc.connectionState);
+    clearTimeout(this.grace);
+    if (pc.connectionState === "connected") {
+      this.delay = RETRY_MIN_MS;
+    } else if (pc.connectionState === "failed") {
+      this.lost();
+    } else if (pc.connectionState === "disconnected") {
+      this.grace = setTimeout(function () { self.lost(); }, DISCONNECTED_GRACE_MS);
+    }
+  };
+
+  Keeper.prototype.lost = function () {
+    var self = this;
+    if (!this.wanted || this.retry) {
+      return;
+    }
+    this.pc = null;
+    this.hooks.drop();
+    this.hooks.show("reconnecting");
+    this.retry = setTimeout(function () {
+      self.retry = null;
+      if (!self.wanted) {
+        return;
+      }
+      self.reconnects += 1;
+      self.connect().then(function (pc) {
+        if (self.wanted) {
+          self.watch(pc);
+        }
+      }, function (err) {
+        self.hooks.failed(err);
+        if (FINAL_REFUSALS.indexOf(err && err.status) >= 0) {
+          self.wanted = false;
+          self.hooks.giveUp(err);
+          return;
+        }
+        self.delay = Math.min(self.delay * 2, RETRY_MAX_MS);
+        self.lost();
+      });
+    }, this.delay);
+  };
+
+  window.CourtcastWhip = { exchange: exchange, end: end, Keeper: Keeper };
 })();
