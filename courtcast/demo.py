@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import secrets
 from datetime import UTC, timedelta
 
 from courtcast.catalog.models import HearingStatus, utcnow
@@ -16,6 +18,20 @@ from courtcast.simulator import EncoderSettings, SimulatedCourtroom, publish
 log = logging.getLogger("courtcast.demo")
 
 REPLAY_SECONDS = 30
+DEMO_USER = "demo"
+
+
+def demo_administrator(catalog: Catalog) -> str:
+    """The demo's administrator with a new random password each run (printed, so a person can
+    try the clerk pages at once); the demo listens on localhost unless told otherwise."""
+    password = secrets.token_urlsafe(12)
+    found = catalog.account_by_username(DEMO_USER)
+    if found is None or found.id is None:
+        catalog.create_account(username=DEMO_USER, role="admin", password=password,
+                               display_name="Demo administrator")
+    else:
+        catalog.update_account(found.id, role="admin", password=password, disabled=False)
+    return password
 
 
 def live_hearing_id(catalog: Catalog, seeded_id: int) -> int:
@@ -39,6 +55,13 @@ def live_hearing_id(catalog: Catalog, seeded_id: int) -> int:
 
 async def record_replays(app: CourtCast, hearing_ids: list[int]) -> None:
     """Publish a short clip to each archived hearing over RTMP, then end it: real replays."""
+    try:
+        await _record_replays(app, hearing_ids)
+    except Exception:  # the live hearing and the portal go on without them
+        log.exception("the demo's replays could not be recorded")
+
+
+async def _record_replays(app: CourtCast, hearing_ids: list[int]) -> None:
     for hearing_id in hearing_ids:
         hearing = await asyncio.to_thread(app.catalog.hearing, hearing_id)
         if hearing.status != HearingStatus.SCHEDULED.value:
@@ -59,13 +82,21 @@ async def run_demo(config: Config) -> None:
         live = await asyncio.to_thread(app.catalog.hearing, live_id)
         courtroom = SimulatedCourtroom(app.broadcaster.rtmp_url(live.stream_key, "127.0.0.1"))
         courtroom.start()
+        password = await asyncio.to_thread(demo_administrator, app.catalog)
         print(f"\nCourtCast demo is running.\n"
               f"  Live hearing:  {app.base_url}/hearings/{live_id}\n"
               f"  Portal:        {app.base_url}/\n"
+              f"  Staff sign-in: {app.base_url}/login  user {DEMO_USER}, password {password}\n"
               f"  Press Ctrl+C to stop.\n", flush=True)
-        # Archived hearings get real replays a few seconds later, through the same RTMP path.
-        await record_replays(app, list(seed.replay_hearing_ids))
-        await wait_for_signal()
+        # Archived hearings get real replays a few seconds later, through the same RTMP path;
+        # Ctrl+C may come before they are done.
+        replays = asyncio.create_task(record_replays(app, list(seed.replay_hearing_ids)))
+        try:
+            await wait_for_signal()
+        finally:
+            replays.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await replays
     finally:
         if courtroom is not None:
             await courtroom.stop()

@@ -89,7 +89,13 @@ async def publish(url: str, **kwargs: Any) -> int:
         *publish_command(url, **kwargs),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )
-    _, stderr = await process.communicate()
+    try:
+        _, stderr = await process.communicate()
+    except asyncio.CancelledError:  # the caller is stopping: so does this encoder
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        raise
     if process.returncode:
         log.warning("publisher to %s exited %s: %s", url.rsplit("/", 1)[0], process.returncode,
                     stderr.decode(errors="replace").strip()[-500:])

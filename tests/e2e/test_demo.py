@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import RunningServer, serving
+from tests.e2e.conftest import RunningServer, serving, sign_in
 from tests.e2e.test_live_spine import play_in_chromium
 from tests.helpers import eventually
 
@@ -48,4 +48,16 @@ async def test_demo_is_live_within_a_minute_with_replays(demo: RunningServer, br
     assert f"/hearings/{hearing_id}" in home
     _, courts = await demo.get_text("/courts")
     assert "最高人民法院" in courts
+
+
+async def test_the_demo_prints_a_staff_sign_in(demo: RunningServer, browser: Any) -> None:
+    async def printed() -> re.Match[str] | None:
+        return re.search(r"Staff sign-in:\s+\S+\s+user (\S+), password (\S+)", demo.log())
+
+    found = await eventually(printed, timeout=60, what="the demo to print a staff sign-in")
+    page = await browser.new_page()
+    await sign_in(page, demo, found.group(1), found.group(2))
+    await page.goto(f"{demo.base_url}/clerk")
+    assert "/clerk/hearings/" in await page.content()  # the seeded hearings, with controls
+    await page.close()
 
