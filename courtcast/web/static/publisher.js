@@ -155,7 +155,7 @@
     // The camera stays open across reconnections; each makes a new WHIP session, which the
     // hearing continues after a discontinuity.
     state.keeper = new window.CourtcastWhip.Keeper(function () { return connect(key); }, {
-      drop: dropConnection,
+      drop: function () { window.CourtcastWhip.drop(state); },
       show: show,
       failed: function (err) { fail("reconnect", err); },
       giveUp: function (err) {
@@ -187,18 +187,6 @@
     state.codec = negotiatedCodec(pc);
     show(pc.connectionState);
     return pc;
-  }
-
-  function dropConnection() {
-    var session = state.session;
-    state.session = null;
-    if (state.pc) {
-      state.pc.close();
-      state.pc = null;
-    }
-    if (session) {
-      window.CourtcastWhip.end(session); // frees the server's publisher slot if it is reachable
-    }
   }
 
   function release() {

@@ -87,21 +87,9 @@
     return pc;
   }
 
-  function dropConnection() {
-    var session = state.session;
-    state.session = null;
-    if (state.pc) {
-      state.pc.close();
-      state.pc = null;
-    }
-    if (session) {
-      window.CourtcastWhip.end(session);
-    }
-  }
-
   async function watch() {
     state.keeper = new window.CourtcastWhip.Keeper(connect, {
-      drop: dropConnection,
+      drop: function () { window.CourtcastWhip.drop(state); },
       show: show,
       failed: function (err) {
         state.errors.push({ kind: "reconnect", detail: String(err), at: Date.now() });

@@ -38,6 +38,20 @@
     return fetch(session, { method: "DELETE", keepalive: !!keepalive }).catch(function () {});
   }
 
+  // Abandon a page's connection ({pc, session}): close it, and end its session on the server
+  // (which frees a publisher slot at once) if the server can be reached.
+  function drop(state) {
+    var session = state.session;
+    state.session = null;
+    if (state.pc) {
+      state.pc.close();
+      state.pc = null;
+    }
+    if (session) {
+      end(session);
+    }
+  }
+
   // Offer `pc` to the endpoint `url`; resolves to the session URL once the answer is applied.
   async function exchange(pc, url, token, refusedText) {
     await pc.setLocalDescription(await pc.createOffer());
@@ -165,5 +179,5 @@
     }, this.delay);
   };
 
-  window.CourtcastWhip = { exchange: exchange, end: end, Keeper: Keeper };
+  window.CourtcastWhip = { exchange: exchange, end: end, drop: drop, Keeper: Keeper };
 })();
