@@ -4,7 +4,7 @@
  * court's signed-in staff and carries the stream key, sent only in the Authorization header. The codec is
  * forced with setCodecPreferences when the page says so (?codec=h264|vp8|vp9); ?video=pattern picks
  * the test pattern with a machine-readable clock. State for automated checks:
- * window.courtcastPublisher = {pc, stream, session, state, codec, bitrate, errors, reconnects}.
+ * window.courtcastPublisher = {pc, stream, session, state, codec, bitrate, errors, keeper}.
  */
 (function () {
   "use strict";
@@ -31,9 +31,6 @@
     pc: null, stream: null, session: null, state: "idle", codec: null, bitrate: 0, errors: [],
     keeper: null,
   };
-  Object.defineProperty(state, "reconnects", {
-    get: function () { return state.keeper ? state.keeper.reconnects : 0; },
-  });
   window.courtcastPublisher = state;
 
   function say(text) {
@@ -148,22 +145,10 @@
     return match ? match[1] : null;
   }
 
-  async function start(key) {
+  async function start() {
     var stream = await openSources();
     state.stream = stream;
     preview.srcObject = stream;
-    // The camera stays open across reconnections; each makes a new WHIP session, which the
-    // hearing continues after a discontinuity.
-    state.keeper = new window.CourtcastWhip.Keeper(function () { return connect(key); }, {
-      drop: function () { window.CourtcastWhip.drop(state); },
-      show: show,
-      failed: function (err) { fail("reconnect", err); },
-      giveUp: function (err) {
-        release();
-        show("failed");
-        say(err.message);
-      },
-    });
     await state.keeper.start();
   }
 
@@ -206,11 +191,7 @@
   }
 
   async function stop() {
-    if (state.keeper) {
-      state.keeper.stop();
-    }
-    var session = state.session;
-    state.session = null;
+    var session = state.keeper.stop();
     release();
     show("closed");
     if (session) {
@@ -245,18 +226,29 @@
 
   // -- wiring ----------------------------------------------------------------------------------
 
+  // The camera stays open across reconnections; each makes a new WHIP session, which the
+  // hearing continues after a discontinuity.
+  state.keeper = new window.CourtcastWhip.Keeper(state, function () {
+    return connect(root.dataset.streamKey);
+  }, {
+    show: show,
+    failed: function (err) { fail("reconnect", err); },
+    giveUp: function (err) {
+      release();
+      show("failed");
+      say(err.message);
+    },
+  });
+
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    var key = root.dataset.streamKey;
     say("");
     show("starting");
     startButton.disabled = true;
     stopButton.disabled = false;
-    start(key).catch(function (err) {
+    start().catch(function (err) {
       fail("start", err);
-      if (state.keeper) {
-        state.keeper.stop();
-      }
+      state.keeper.stop();
       release();
       show("failed");
       say(err && err.name === "NotAllowedError" ? messages.noDevices
@@ -264,12 +256,7 @@
     });
   });
   stopButton.addEventListener("click", function () { stop(); });
-  // Leaving the page ends the session at once instead of after the server's idle timeout.
-  window.addEventListener("pagehide", function () {
-    if (state.session) {
-      window.CourtcastWhip.end(state.session, true);
-    }
-  });
+  window.CourtcastWhip.endOnLeave(state);
   if (new URLSearchParams(location.search).get("video") === "pattern") {
     camera.value = "pattern";
   }

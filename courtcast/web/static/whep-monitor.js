@@ -87,21 +87,17 @@
     return pc;
   }
 
-  async function watch() {
-    state.keeper = new window.CourtcastWhip.Keeper(connect, {
-      drop: function () { window.CourtcastWhip.drop(state); },
-      show: show,
-      failed: function (err) {
-        state.errors.push({ kind: "reconnect", detail: String(err), at: Date.now() });
-      },
-      giveUp: function (err) {
-        release();
-        show("failed");
-        say(err.message);
-      },
-    });
-    await state.keeper.start();
-  }
+  state.keeper = new window.CourtcastWhip.Keeper(state, connect, {
+    show: show,
+    failed: function (err) {
+      state.errors.push({ kind: "reconnect", detail: String(err), at: Date.now() });
+    },
+    giveUp: function (err) {
+      release();
+      show("failed");
+      say(err.message);
+    },
+  });
 
   function release() {
     if (state.pc) {
@@ -114,11 +110,7 @@
   }
 
   async function stop() {
-    if (state.keeper) {
-      state.keeper.stop();
-    }
-    var session = state.session;
-    state.session = null;
+    var session = state.keeper.stop();
     release();
     show("closed");
     if (session) {
@@ -132,22 +124,16 @@
     show("starting");
     watchButton.disabled = true;
     stopButton.disabled = false;
-    watch().catch(function (err) {
+    state.keeper.start().catch(function (err) {
       state.errors.push({ kind: "watch", detail: String(err), at: Date.now() });
-      if (state.keeper) {
-        state.keeper.stop();
-      }
+      state.keeper.stop();
       release();
       show("failed");
       say((err && err.message) || messages.network);
     });
   });
   stopButton.addEventListener("click", function () { stop(); });
-  window.addEventListener("pagehide", function () {
-    if (state.session) {
-      window.CourtcastWhip.end(state.session, true);
-    }
-  });
+  window.CourtcastWhip.endOnLeave(state);
   if (new URLSearchParams(location.search).get("measure") === "1") {
     measureBox.checked = true;
   }

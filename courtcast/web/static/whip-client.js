@@ -85,15 +85,16 @@
   // connection and session and resolves to the peer connection. It is called again when the
   // connection fails, stays "disconnected" for a while, or the server closes DTLS (which ICE
   // would take many seconds more to notice), with backoff. Refusals that retrying cannot fix
-  // (a rotated key, an ended hearing, lost rights) stop it. Hooks: drop() abandons the current
-  // connection, show(state), failed(err), giveUp(err).
+  // (a rotated key, an ended hearing, lost rights) stop it. `state` is the page's {pc, session}:
+  // a lost connection is dropped from it. Hooks: show(state name), failed(err), giveUp(err).
 
   var DISCONNECTED_GRACE_MS = 5000;
   var RETRY_MIN_MS = 1000;
   var RETRY_MAX_MS = 30000;
   var FINAL_REFUSALS = [401, 403, 404];
 
-  function Keeper(connect, hooks) {
+  function Keeper(state, connect, hooks) {
+    this.state = state;
     this.connect = connect;
     this.hooks = hooks;
     this.wanted = false;
@@ -109,12 +110,17 @@
     this.watch(await this.connect());
   };
 
+  // No more reconnecting; returns the session, taken from the page's state, for the caller
+  // to end once it has released its connection.
   Keeper.prototype.stop = function () {
     this.wanted = false;
     this.pc = null;
     clearTimeout(this.retry);
     clearTimeout(this.grace);
     this.retry = null;
+    var session = this.state.session;
+    this.state.session = null;
+    return session;
   };
 
   Keeper.prototype.watch = function (pc) {
@@ -154,7 +160,7 @@
       return;
     }
     this.pc = null;
-    this.hooks.drop();
+    drop(this.state);
     this.hooks.show("reconnecting");
     this.retry = setTimeout(function () {
       self.retry = null;
@@ -179,5 +185,14 @@
     }, this.delay);
   };
 
-  window.CourtcastWhip = { exchange: exchange, end: end, drop: drop, Keeper: Keeper };
+  // Leaving the page ends its session at once instead of after the server's idle timeout.
+  function endOnLeave(state) {
+    window.addEventListener("pagehide", function () {
+      if (state.session) {
+        end(state.session, true);
+      }
+    });
+  }
+
+  window.CourtcastWhip = { exchange: exchange, end: end, Keeper: Keeper, endOnLeave: endOnLeave };
 })();
