@@ -78,14 +78,20 @@ async def _offer(request: web.Request) -> bytes:
     return body
 
 
-async def _stream_key(request: web.Request, hearing_id: int) -> str | None:
-    def load() -> str | None:
+async def _hearing_view(request: web.Request, hearing_id: int) -> HearingView | None:
+    def load() -> HearingView | None:
         try:
-            return services(request).catalog.hearing(hearing_id).stream_key
+            return services(request).catalog.hearing_view(hearing_id)
         except CatalogError:
             return None
 
     return await asyncio.to_thread(load)
+
+
+def _is_stream_key(view: HearingView | None, token: str) -> bool:
+    """`token` is the hearing's stream key (compared in constant time)."""
+    key = view.hearing.stream_key if view is not None else ""
+    return bool(key) and hmac.compare_digest(key.encode(), token.encode())
 
 
 def _created(request: web.Request, answer: Answer, links: list[str]) -> web.Response:
@@ -121,9 +127,8 @@ async def whip_post(request: web.Request) -> web.StreamResponse:
     gateway = _gateway(request)
     key = _bearer(request)
     body = await _offer(request)
-    expected = await _stream_key(request, hearing_id)
     # Unknown hearing and wrong key look alike: the answer must not reveal which hearings exist.
-    if expected is None or not hmac.compare_digest(expected.encode(), key.encode()):
+    if not _is_stream_key(await _hearing_view(request, hearing_id), key):
         raise _unauthorized(f"this is not the stream key of hearing {hearing_id}")
     with _as_http_errors():
         answer = await gateway.publish(hearing_id, key, request.remote or "?", body)
@@ -140,16 +145,6 @@ async def whip_delete(request: web.Request) -> web.StreamResponse:
 # --- WHEP ----------------------------------------------------------------------------------------
 
 
-async def _monitor_view(request: web.Request, hearing_id: int) -> HearingView | None:
-    def load() -> HearingView | None:
-        try:
-            return services(request).catalog.hearing_view(hearing_id)
-        except CatalogError:
-            return None
-
-    return await asyncio.to_thread(load)
-
-
 async def _monitoring_actor(request: web.Request, view: HearingView | None) -> Actor | None:
     """Who asks to monitor, or None when the hearing's own stream key was sent.
 
@@ -159,8 +154,7 @@ async def _monitoring_actor(request: web.Request, view: HearingView | None) -> A
     """
     if "Authorization" in request.headers:
         token = _bearer(request)
-        key = view.hearing.stream_key if view is not None else ""
-        if key and hmac.compare_digest(key.encode(), token.encode()):
+        if _is_stream_key(view, token):
             return None
         actor = await asyncio.to_thread(services(request).catalog.token_actor, token)
     else:
@@ -179,7 +173,7 @@ async def _monitoring_actor(request: web.Request, view: HearingView | None) -> A
 
 
 async def _may_monitor(request: web.Request, hearing_id: int) -> None:
-    view = await _monitor_view(request, hearing_id)
+    view = await _hearing_view(request, hearing_id)
     actor = await _monitoring_actor(request, view)
     if actor is None:
         return  # the stream key: whoever holds it may publish, so may watch
