@@ -34,7 +34,7 @@ from courtcast.ingest.whip.transcode import (
     Encoded,
     Offload,
     OpusToAac,
-    Vp8ToH264,
+    VpxToH264,
 )
 from courtcast.media import TrackInfo, TrackKind
 from courtcast.transcode.codecs import CodecConfigError, video_geometry
@@ -97,7 +97,7 @@ class WhipPublisher:
         self._video = AnnexBToAvcc()
         self._keys = KeyframeSchedule(limits.segment_seconds)
         self._video_receiver: RTCRtpReceiver | None = None
-        self._transcoding: tuple[Vp8ToH264, Offload[list[Encoded]]] | None = None
+        self._transcoding: tuple[VpxToH264, Offload[list[Encoded]]] | None = None
         self._opus: tuple[OpusToAac, Offload[list[Encoded]]] | None = None
         self._last_media = time.monotonic()
         self._closing: asyncio.Task[None] | None = None
@@ -197,7 +197,7 @@ class WhipPublisher:
             if isinstance(frame, peer.Vp9Frame) and not frame.keyframe:
                 self._ask_keyframe()  # joined mid-stream: a decoder can only start at a keyframe
                 return
-            transcoder = Vp8ToH264(self._limits.segment_seconds, codec=codec.lower())
+            transcoder = VpxToH264(self._limits.segment_seconds, codec=codec.lower())
             self._transcoding = (transcoder,
                                  Offload(f"whip-{codec.lower()}", self._on_transcoded_video))
         transcoder, worker = self._transcoding

@@ -47,7 +47,7 @@ def _layout(channels: int) -> str:
     return "mono" if channels == 1 else "stereo"
 
 
-class Vp8ToH264:
+class VpxToH264:
     """Decodes VP8 (or VP9: `codec="vp9"`) and encodes H.264 Annex-B, 8-bit 4:2:0 whatever the
     input's depth (VP9 profile 2 is 10-bit), at the largest picture size seen so far.
 

@@ -18,7 +18,7 @@ from courtcast.ingest.whip.transcode import (
     AacToOpus,
     Offload,
     OpusToAac,
-    Vp8ToH264,
+    VpxToH264,
 )
 from courtcast.transcode.codecs import parse_audio_specific_config
 
@@ -54,7 +54,7 @@ def opus_packets(count: int) -> list[tuple[bytes, int]]:
 
 
 def test_vp8_becomes_h264_with_an_idr_every_interval() -> None:
-    transcoder = Vp8ToH264(keyframe_interval=1.0)
+    transcoder = VpxToH264(keyframe_interval=1.0)
     converter = AnnexBToAvcc()
     out = [e for data, pts in vp8_frames(75, width=161) for e in transcoder.transcode(data, pts)]
     assert len(out) == 75, "zero latency: every frame comes out at once"
@@ -70,7 +70,7 @@ def test_vp8_becomes_h264_with_an_idr_every_interval() -> None:
 
 def test_the_output_grows_with_the_picture_but_never_shrinks() -> None:
     """A browser ramping up from a small start, then shrinking under load."""
-    transcoder = Vp8ToH264(keyframe_interval=10.0)
+    transcoder = VpxToH264(keyframe_interval=10.0)
     converter = AnnexBToAvcc()
     decoder: Any = av.CodecContext.create("h264", "r")
     sizes = []
@@ -88,7 +88,7 @@ def test_the_output_grows_with_the_picture_but_never_shrinks() -> None:
 
 
 def test_a_corrupt_vp8_frame_raises_and_the_next_keyframe_recovers() -> None:
-    transcoder = Vp8ToH264()
+    transcoder = VpxToH264()
     frames = vp8_frames(3)
     with pytest.raises(av.FFmpegError):
         transcoder.transcode(b"\x00garbage" * 10, 0)
@@ -100,7 +100,7 @@ def test_vp9_becomes_h264_one_frame_a_picture_whatever_its_depth(
 ) -> None:
     """Profile 0 as browsers send it, 10-bit profile 2, and superframes with hidden alt-refs."""
     for frames in (libvpx_frames(6, 161, 120), profile2_frames, alt_ref_frames):
-        transcoder = Vp8ToH264(codec="vp9")
+        transcoder = VpxToH264(codec="vp9")
         out = [e for n, (data, _) in enumerate(frames) for e in transcoder.transcode(data, n)]
         assert [e.pts for e in out] == list(range(len(frames)))
         decoder: Any = av.CodecContext.create("h264", "r")
@@ -113,7 +113,7 @@ def test_a_superframe_of_shown_spatial_layers_becomes_one_h264_frame() -> None:
     (key, _), (inter, _), (last, _) = libvpx_frames(3, 160, 120)
     both: Any = av.CodecContext.create("vp9", "r")
     assert len(both.decode(av.Packet(vp9.superframe([key, inter])))) == 2
-    transcoder = Vp8ToH264(codec="vp9")
+    transcoder = VpxToH264(codec="vp9")
     assert [e.pts for e in transcoder.transcode(vp9.superframe([key, inter]), 0)] == [0]
     assert [e.pts for e in transcoder.transcode(last, 3000)] == [3000]
 
